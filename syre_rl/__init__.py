@@ -1,0 +1,36 @@
+"""syre-rl: study and fix loss of plasticity in deep RL with Stable-Baselines3.
+
+The method lives in :mod:`syre_rl.syre` (torch only); SB3 integration in :mod:`syre_rl.policies` and
+:class:`syre_rl.SyrePPO`. Names are imported lazily, so ``syre_rl.nonstationary`` (gymnasium and numpy only)
+can be used without importing torch or SB3.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "AnchoredDecay": "syre_rl.syre",
+    "Syre": "syre_rl.syre",
+    "apply_syre": "syre_rl.syre",
+    "SyreActorCriticPolicy": "syre_rl.policies",
+    "SyreActorCriticCnnPolicy": "syre_rl.policies",
+    "SyreMultiInputActorCriticPolicy": "syre_rl.policies",
+    "SyrePPO": "syre_rl.ppo",
+}
+
+__all__ = [*sorted(_LAZY), "__version__"]
+
+if TYPE_CHECKING:
+    from syre_rl.policies import SyreActorCriticCnnPolicy, SyreActorCriticPolicy, SyreMultiInputActorCriticPolicy
+    from syre_rl.ppo import SyrePPO
+    from syre_rl.syre import AnchoredDecay, Syre, apply_syre
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'syre_rl' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from syre_rl.ppo.ppo import SyrePPO
+
+__all__ = ["SyrePPO"]

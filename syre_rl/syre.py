@@ -1,0 +1,332 @@
+"""syre: remove parameter symmetries with a fixed random offset and re-centred weight decay.
+
+The method (Ziyin, Xu, Chuang, "Remove Symmetries to Control Model Expressivity and Improve Optimization",
+ICLR 2025) trains a network whose every parameter is used as ``w = theta + theta_0``:
+
+* ``theta_0`` is a fixed random offset, drawn once elementwise from ``N(0, sigma_0^2)`` and never trained;
+* ``theta`` is the trainable part, initialised by the network's usual initialiser;
+* the objective is ``l(theta + theta_0) + (gamma / 2) * ||theta||^2``, i.e. weight decay acts on ``theta``.
+
+The random anchor breaks every countable reflection symmetry of the loss with probability one (permutations of
+identical units, dead units with zero in- and out-weights, sign flips), so the collapsed low-capacity states that
+weight decay otherwise pulls training into are no longer fixed points.
+
+Equivalence used here
+    Writing the network in terms of ``w`` makes the objective ``l(w) + (gamma / 2) * ||w - theta_0||^2``. So instead
+    of reparametrising the forward pass, the network's own parameters hold ``w``: they are shifted by ``theta_0`` once
+    after the usual initialisation, and weight decay is re-centred from 0 onto ``theta_0``. Training is exactly the
+    same as with the explicit ``f(x; theta + theta_0)``, the forward pass costs nothing extra, and the state_dict
+    keys are those of the plain network, so a trained network deploys without this module.
+
+The same operation with other anchors gives the classic baselines (see :class:`AnchoredDecay`):
+anchor 0 is L2 weight decay, anchor ``w_init`` is L2-Init (Kumar et al.), anchor ``theta_0`` is syre.
+
+Decay modes (``gamma`` follows torch's ``weight_decay`` convention: the gradient term is ``gamma * (w - anchor)``)
+    ``"coupled"``: add ``gamma * (w - anchor)`` to each gradient just before the optimizer steps, exactly where
+    ``torch.optim.Adam(weight_decay=gamma)`` adds ``gamma * w`` (so after any gradient clipping done before
+    ``optimizer.step()``). With anchor 0 this reproduces Adam's own weight decay bit for bit. This is what the
+    paper's PPO experiments used.
+    ``"decoupled"``: before the step, ``w <- w - lr * gamma * (w - anchor)``, AdamW-style, with each parameter
+    group's current learning rate.
+
+syre-ar (rotation-type symmetries)
+    ``ar_spread = eps > 0`` replaces the isotropic decay by ``(gamma / 2) * theta^T D theta`` with a fixed diagonal
+    ``D_ii ~ U(1 - eps, 1 + eps)``. The paper used eps = 0 in every experiment, which is the default.
+
+Defaults and their sources
+    ``sigma_0 = sigma_scale / sqrt(fan_in)`` with ``sigma_scale = 0.01``: the paper's rule "0.01 / sqrt(d) where
+    1/d is the usual init variance", i.e. about 1% of the default init std. ``fan_in`` of a tensor with two or more
+    dimensions is ``numel / shape[0]`` (Linear: in_features; Conv: in_channels / groups * kernel size). A 1-D tensor
+    (a bias, a LayerNorm scale) uses the fan-in of the weight of the same module when that module has a weight of
+    two or more dimensions, and fan-in 1 otherwise (so sigma_0 = sigma_scale for a LayerNorm's scale and shift).
+    ``gamma = 0.002``: the weight decay of the paper's RL experiments (PPO + weight decay and PPO + syre).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+DecayMode = Literal["coupled", "decoupled"]
+DECAY_MODES: tuple[str, ...] = ("coupled", "decoupled")
+# Key under which an attached AnchoredDecay stores itself in its optimizer's state_dict.
+OPTIMIZER_STATE_KEY = "anchored_decay"
+
+
+def _check_non_negative(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+class AnchoredDecay:
+    """Weight decay toward a fixed anchor per parameter: the gradient term is ``gamma * D * (w - anchor)``.
+
+    One mechanism for three methods, which differ only in the anchor: zeros (L2), the initial weights (L2-Init),
+    a random offset ``theta_0`` (syre). It is not an ``nn.Module`` and holds no parameters of the network, so the
+    network's ``state_dict`` is untouched. Attach it to the optimizer(s) that train the parameters with
+    :meth:`attach`; the anchors then also travel inside the optimizer's ``state_dict`` (key ``"anchored_decay"``),
+    so any checkpoint that saves the optimizer restores them bit-exactly.
+
+    :param named_parameters: ``(name, parameter)`` pairs to decay; names identify them in the saved state.
+    :param anchors: one tensor per parameter, same shape; copied.
+    :param weight_decay: ``gamma >= 0``, torch's weight_decay convention. Default 0.002 (paper's RL setting).
+    :param mode: ``"coupled"`` (gradient term, like Adam's weight_decay) or ``"decoupled"`` (AdamW-style).
+    :param scales: optional per-element factors ``D`` (syre-ar), one tensor per parameter; ``None`` means 1.
+    """
+
+    def __init__(
+        self,
+        named_parameters: Iterable[tuple[str, nn.Parameter]],
+        anchors: Sequence[torch.Tensor],
+        weight_decay: float = 0.002,
+        mode: DecayMode = "coupled",
+        scales: Sequence[torch.Tensor] | None = None,
+    ) -> None:
+        named = list(named_parameters)
+        if not named:
+            raise ValueError("AnchoredDecay needs at least one parameter, got none (check the include/exclude filter)")
+        if mode not in DECAY_MODES:
+            raise ValueError(f"mode must be one of {DECAY_MODES}, got {mode!r}")
+        if len(anchors) != len(named):
+            raise ValueError(f"got {len(anchors)} anchors for {len(named)} parameters")
+        if scales is not None and len(scales) != len(named):
+            raise ValueError(f"got {len(scales)} scale tensors for {len(named)} parameters")
+        self.weight_decay = _check_non_negative("weight_decay", weight_decay)
+        self.mode: DecayMode = mode
+        self.names = [name for name, _ in named]
+        self.params = [param for _, param in named]
+        self._index = {id(param): i for i, param in enumerate(self.params)}
+        for name, param, anchor in zip(self.names, self.params, anchors):
+            if anchor.shape != param.shape:
+                raise ValueError(f"anchor of {name!r} has shape {tuple(anchor.shape)}, parameter {tuple(param.shape)}")
+        self.anchors = [a.detach().to(p.device, p.dtype).clone() for a, p in zip(anchors, self.params)]
+        self.scales = None if scales is None else [s.detach().to(p.device, p.dtype).clone() for s, p in zip(scales, self.params)]
+        self._handles: list[Any] = []
+
+    # ------------------------------------------------------------------ the operation
+    def _sync_devices(self) -> None:
+        """Follow the parameters when the network was moved (``module.to(device)``) after the anchors were made."""
+        p, a = self.params[0], self.anchors[0]
+        if a.device != p.device or a.dtype != p.dtype:
+            self.anchors = [a.to(p.device, p.dtype) for a, p in zip(self.anchors, self.params)]
+            if self.scales is not None:
+                self.scales = [s.to(p.device, p.dtype) for s, p in zip(self.scales, self.params)]
+
+    def _pull(self, i: int) -> torch.Tensor:
+        """The decay direction of parameter ``i``: ``D * (w - anchor)``."""
+        diff = self.params[i].detach() - self.anchors[i]
+        return diff if self.scales is None else diff.mul_(self.scales[i])
+
+    @torch.no_grad()
+    def apply(self, optimizer: torch.optim.Optimizer) -> None:
+        """Apply one step's decay to the parameters this optimizer trains (called before ``optimizer.step()``)."""
+        if self.weight_decay == 0.0:
+            return
+        self._sync_devices()
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                i = self._index.get(id(param))
+                if i is None or param.grad is None:  # like torch optimizers, parameters without gradient are left alone
+                    continue
+                if self.mode == "coupled":
+                    param.grad.add_(self._pull(i), alpha=self.weight_decay)
+                else:
+                    param.sub_(self._pull(i), alpha=group["lr"] * self.weight_decay)
+
+    def attach(self, optimizer: torch.optim.Optimizer) -> AnchoredDecay:
+        """Run :meth:`apply` before every ``optimizer.step()`` and keep the anchors in the optimizer's state_dict.
+
+        Can be called for several optimizers (e.g. separate actor and critic optimizers); each then decays only
+        the parameters it trains. Returns ``self``.
+        """
+        self._handles.append(optimizer.register_step_pre_hook(lambda opt, args, kwargs: self.apply(opt)))
+        self._handles.append(optimizer.register_state_dict_post_hook(self._add_to_optimizer_state))
+        self._handles.append(optimizer.register_load_state_dict_pre_hook(self._take_from_optimizer_state))
+        return self
+
+    def detach(self) -> None:
+        """Remove every hook installed by :meth:`attach`; the parameters keep their current values."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    # ------------------------------------------------------------------ persistence
+    def state_dict(self) -> dict[str, Any]:
+        """Anchors, scales and settings, as tensors and plain values (loadable with ``torch.load(weights_only=True)``)."""
+        return {
+            "names": list(self.names),
+            "anchors": [a.clone() for a in self.anchors],
+            "scales": None if self.scales is None else [s.clone() for s in self.scales],
+            "weight_decay": self.weight_decay,
+            "mode": self.mode,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        """Restore anchors and settings saved by :meth:`state_dict` (``strict`` is accepted for SB3's loader)."""
+        if list(state["names"]) != self.names:
+            raise ValueError(f"saved anchors are for parameters {state['names']}, this network has {self.names}")
+        for name, param, anchor in zip(self.names, self.params, state["anchors"]):
+            if anchor.shape != param.shape:
+                raise ValueError(f"saved anchor of {name!r} has shape {tuple(anchor.shape)}, parameter {tuple(param.shape)}")
+        if state["mode"] not in DECAY_MODES:
+            raise ValueError(f"saved mode must be one of {DECAY_MODES}, got {state['mode']!r}")
+        self.weight_decay = _check_non_negative("weight_decay", state["weight_decay"])
+        self.mode = state["mode"]
+        self.anchors = [a.detach().to(p.device, p.dtype).clone() for a, p in zip(state["anchors"], self.params)]
+        scales = state.get("scales")
+        self.scales = None if scales is None else [s.detach().to(p.device, p.dtype).clone() for s, p in zip(scales, self.params)]
+
+    def _add_to_optimizer_state(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> dict[str, Any]:
+        state[OPTIMIZER_STATE_KEY] = self.state_dict()
+        return state
+
+    def _take_from_optimizer_state(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> dict[str, Any]:
+        saved = state.pop(OPTIMIZER_STATE_KEY, None)
+        if saved is not None:
+            self.load_state_dict(saved)
+        return state
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(parameters={len(self.params)}, weight_decay={self.weight_decay}, mode={self.mode!r})"
+
+
+class Syre(AnchoredDecay):
+    """:class:`AnchoredDecay` whose anchors are the random offset ``theta_0`` (built by :func:`apply_syre`).
+
+    :attr:`theta_0` is the offset (the anchors); :meth:`theta` gives the trainable part ``w - theta_0``.
+    """
+
+    def __init__(self, *args: Any, seed: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seed = seed
+
+    @property
+    def theta_0(self) -> list[torch.Tensor]:
+        return self.anchors
+
+    def theta(self) -> dict[str, torch.Tensor]:
+        """The trainable part ``theta = w - theta_0`` of every treated parameter, by name."""
+        self._sync_devices()
+        return {n: p.detach() - a for n, p, a in zip(self.names, self.params, self.anchors)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        super().load_state_dict(state, strict)
+        self.seed = int(state.get("seed", self.seed))
+
+
+def fan_in_of(module: nn.Module, param_name: str, param: torch.Tensor) -> int:
+    """The fan-in that sets ``sigma_0`` for one parameter (rule in the module docstring)."""
+    if param.dim() >= 2:
+        return max(1, param.numel() // param.shape[0])
+    weight = getattr(module, "weight", None)
+    if param_name != "weight" and isinstance(weight, torch.Tensor) and weight.dim() >= 2:
+        return max(1, weight.numel() // weight.shape[0])
+    return 1
+
+
+def select_parameters(
+    module: nn.Module,
+    include: Callable[[str, nn.Parameter], bool] | None = None,
+    exclude: Sequence[str] = (),
+) -> list[tuple[str, nn.Module, str, nn.Parameter]]:
+    """Trainable parameters of ``module`` as ``(full_name, owner_module, local_name, param)``, shared ones once.
+
+    :param include: keep a parameter only if ``include(full_name, param)`` is true; default keeps all.
+    :param exclude: drop parameters whose full name equals one of these or ends with ``"." + it``.
+    """
+    selected, seen = [], set()
+    for owner_name, owner in module.named_modules():
+        for local_name, param in owner.named_parameters(recurse=False):
+            full_name = f"{owner_name}.{local_name}" if owner_name else local_name
+            if id(param) in seen or not param.requires_grad:
+                continue
+            if any(full_name == e or full_name.endswith("." + e) for e in exclude):
+                continue
+            if include is not None and not include(full_name, param):
+                continue
+            seen.add(id(param))
+            selected.append((full_name, owner, local_name, param))
+    return selected
+
+
+@torch.no_grad()
+def apply_syre(
+    module: nn.Module,
+    weight_decay: float = 0.002,
+    sigma_scale: float = 0.01,
+    sigma_0: float | None = None,
+    mode: DecayMode = "coupled",
+    ar_spread: float = 0.0,
+    seed: int | None = None,
+    include: Callable[[str, nn.Parameter], bool] | None = None,
+    exclude: Sequence[str] = (),
+    optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None = None,
+) -> Syre:
+    """Treat ``module`` with syre: draw ``theta_0``, shift the parameters by it, and decay toward it.
+
+    Call it after the network's usual initialisation. Works on any ``nn.Module`` and needs no knowledge of its
+    symmetries. The parameters are changed in place (same ``Parameter`` objects), so an optimizer built before or
+    after the call trains them; pass it as ``optimizer`` (or call ``.attach(opt)`` later) to switch the decay on.
+
+    :param module: the network; every trainable parameter takes part unless filtered by ``include``/``exclude``.
+    :param weight_decay: ``gamma >= 0`` (torch convention, gradient term ``gamma * (w - theta_0)``). Default 0.002.
+    :param sigma_scale: ``sigma_0 = sigma_scale / sqrt(fan_in)`` per tensor when ``sigma_0`` is None. Default 0.01.
+    :param sigma_0: one absolute offset std for every tensor instead of the per-tensor rule. Default None.
+    :param mode: ``"coupled"`` (default) or ``"decoupled"``.
+    :param ar_spread: syre-ar diagonal spread eps in [0, 1): ``D_ii ~ U(1 - eps, 1 + eps)``. Default 0 (basic syre).
+    :param seed: seed of the generator that draws ``theta_0`` (and ``D``). None draws one from torch's global RNG,
+        so the offset follows ``torch.manual_seed``. Offsets are drawn on the CPU in float32, so a seed gives the
+        same ``theta_0`` on every device.
+    :param include: keep a parameter only if ``include(full_name, param)`` is true.
+    :param exclude: full names (or name suffixes after a dot) of parameters left untouched.
+    :param optimizer: optimizer(s) to attach the decay to now.
+    :return: the :class:`Syre` object holding ``theta_0``.
+    """
+    weight_decay = _check_non_negative("weight_decay", weight_decay)
+    sigma_scale = _check_non_negative("sigma_scale", sigma_scale)
+    if sigma_0 is not None:
+        sigma_0 = _check_non_negative("sigma_0", sigma_0)
+    ar_spread = _check_non_negative("ar_spread", ar_spread)
+    if ar_spread >= 1:
+        raise ValueError(f"ar_spread must be in [0, 1) so that every D_ii > 0, got {ar_spread!r}")
+    if mode not in DECAY_MODES:
+        raise ValueError(f"mode must be one of {DECAY_MODES}, got {mode!r}")
+    selected = select_parameters(module, include, exclude)
+    if not selected:
+        raise ValueError(f"apply_syre found no trainable parameters in {type(module).__name__} after filtering")
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, (1,)).item())
+    generator = torch.Generator(device="cpu").manual_seed(int(seed))
+
+    offsets, scales = [], []
+    for _, owner, local_name, param in selected:
+        std = sigma_0 if sigma_0 is not None else sigma_scale / math.sqrt(fan_in_of(owner, local_name, param))
+        offset = torch.randn(param.shape, generator=generator, dtype=torch.float32) * std
+        offset = offset.to(param.device, param.dtype)
+        param.add_(offset)  # w = theta + theta_0, theta being the usual initialisation
+        offsets.append(offset)
+        if ar_spread > 0:
+            u = torch.rand(param.shape, generator=generator, dtype=torch.float32)
+            scales.append(1.0 - ar_spread + 2.0 * ar_spread * u)
+
+    syre = Syre(
+        [(name, param) for name, _, _, param in selected],
+        offsets,
+        weight_decay=weight_decay,
+        mode=mode,
+        scales=scales if ar_spread > 0 else None,
+        seed=int(seed),
+    )
+    if optimizer is not None:
+        for opt in [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else optimizer:
+            syre.attach(opt)
+    return syre
