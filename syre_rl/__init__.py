@@ -22,7 +22,16 @@ _LAZY = {
     "SyrePPO": "syre_rl.ppo",
 }
 
-__all__ = [*sorted(_LAZY), "__version__"]
+__all__ = [
+    "AnchoredDecay",
+    "Syre",
+    "SyreActorCriticCnnPolicy",
+    "SyreActorCriticPolicy",
+    "SyreMultiInputActorCriticPolicy",
+    "SyrePPO",
+    "__version__",
+    "apply_syre",
+]
 
 if TYPE_CHECKING:
     from syre_rl.policies import SyreActorCriticCnnPolicy, SyreActorCriticPolicy, SyreMultiInputActorCriticPolicy

@@ -106,7 +106,9 @@ class AnchoredDecay:
             if anchor.shape != param.shape:
                 raise ValueError(f"anchor of {name!r} has shape {tuple(anchor.shape)}, parameter {tuple(param.shape)}")
         self.anchors = [a.detach().to(p.device, p.dtype).clone() for a, p in zip(anchors, self.params)]
-        self.scales = None if scales is None else [s.detach().to(p.device, p.dtype).clone() for s, p in zip(scales, self.params)]
+        self.scales = (
+            None if scales is None else [s.detach().to(p.device, p.dtype).clone() for s, p in zip(scales, self.params)]
+        )
         self._handles: list[Any] = []
 
     # ------------------------------------------------------------------ the operation
@@ -158,7 +160,7 @@ class AnchoredDecay:
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
-        """Anchors, scales and settings, as tensors and plain values (loadable with ``torch.load(weights_only=True)``)."""
+        """Anchors, scales and settings as tensors and plain values (``torch.load(weights_only=True)`` reads it)."""
         return {
             "names": list(self.names),
             "anchors": [a.clone() for a in self.anchors],
@@ -173,14 +175,18 @@ class AnchoredDecay:
             raise ValueError(f"saved anchors are for parameters {state['names']}, this network has {self.names}")
         for name, param, anchor in zip(self.names, self.params, state["anchors"]):
             if anchor.shape != param.shape:
-                raise ValueError(f"saved anchor of {name!r} has shape {tuple(anchor.shape)}, parameter {tuple(param.shape)}")
+                raise ValueError(
+                    f"saved anchor of {name!r} has shape {tuple(anchor.shape)}, parameter {tuple(param.shape)}"
+                )
         if state["mode"] not in DECAY_MODES:
             raise ValueError(f"saved mode must be one of {DECAY_MODES}, got {state['mode']!r}")
         self.weight_decay = _check_non_negative("weight_decay", state["weight_decay"])
         self.mode = state["mode"]
         self.anchors = [a.detach().to(p.device, p.dtype).clone() for a, p in zip(state["anchors"], self.params)]
         scales = state.get("scales")
-        self.scales = None if scales is None else [s.detach().to(p.device, p.dtype).clone() for s, p in zip(scales, self.params)]
+        self.scales = (
+            None if scales is None else [s.detach().to(p.device, p.dtype).clone() for s, p in zip(scales, self.params)]
+        )
 
     def _add_to_optimizer_state(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> dict[str, Any]:
         state[OPTIMIZER_STATE_KEY] = self.state_dict()
@@ -193,7 +199,8 @@ class AnchoredDecay:
         return state
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(parameters={len(self.params)}, weight_decay={self.weight_decay}, mode={self.mode!r})"
+        name = type(self).__name__
+        return f"{name}(parameters={len(self.params)}, weight_decay={self.weight_decay}, mode={self.mode!r})"
 
 
 class Syre(AnchoredDecay):

@@ -85,7 +85,9 @@ class SyrePPO(PPO):
     ) -> None:
         policy_class = self.policy_aliases.get(policy, policy) if isinstance(policy, str) else policy
         if isinstance(policy, str) and policy not in self.policy_aliases:
-            raise ValueError(f"unknown policy {policy!r}; SyrePPO accepts {sorted(self.policy_aliases)} or a syre policy class")
+            raise ValueError(
+                f"unknown policy {policy!r}; SyrePPO accepts {sorted(self.policy_aliases)} or a syre policy class"
+            )
         if not (isinstance(policy_class, type) and issubclass(policy_class, SyreActorCriticPolicy)):
             raise ValueError(
                 f"SyrePPO needs a syre policy (a subclass of SyreActorCriticPolicy), got {policy!r}; "

@@ -1,0 +1,82 @@
+"""Measure what syre costs in training: SyrePPO against PPO with the same plain weight decay.
+
+Paired runs: for every seed, PPO with Adam(weight_decay=gamma) and SyrePPO(syre_weight_decay=gamma) train on the
+same environment with the same seed and hyperparameters, one after the other (order alternating between seeds, so
+drifts of machine load hit both sides). The figure is the ratio of environment steps per second,
+SyrePPO / PPO, per pair; the script reports its median, minimum and maximum, and writes every run to a CSV.
+
+Reproduce the README figure (2 CPU cores):
+    python scripts/bench_syre_speed.py --env CartPole-v1 --steps 50000 --seeds 0 1 2 3 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+
+from syre_rl import SyrePPO
+
+
+def timed_run(algorithm: str, env_id: str, steps: int, seed: int, weight_decay: float, device: str) -> float:
+    """Train once and return environment steps per second of ``learn`` (construction excluded)."""
+    env = make_vec_env(env_id, n_envs=4, seed=seed)
+    common = dict(n_steps=256, batch_size=256, n_epochs=4, seed=seed, device=device, policy_kwargs={})
+    if algorithm == "ppo_l2":
+        common["policy_kwargs"] = dict(optimizer_kwargs=dict(eps=1e-5, weight_decay=weight_decay))
+        model = PPO("MlpPolicy", env, **common)
+    else:
+        model = SyrePPO("MlpPolicy", env, syre_weight_decay=weight_decay, **common)
+    start = time.perf_counter()
+    model.learn(steps)
+    return model.num_timesteps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="CartPole-v1", help="gymnasium id (default CartPole-v1)")
+    parser.add_argument("--steps", type=int, default=50_000, help="environment steps per run (default 50000)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="one pair per seed")
+    parser.add_argument("--weight-decay", type=float, default=0.002, help="gamma for both sides (default 0.002)")
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--out", default="results/bench_syre_speed.csv", help="CSV of every run")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows, ratios = [], []
+    timed_run("syre_ppo", args.env, 2048, 0, args.weight_decay, args.device)  # warm-up: imports, allocator, caches
+    for i, seed in enumerate(args.seeds):
+        order = ["ppo_l2", "syre_ppo"] if i % 2 == 0 else ["syre_ppo", "ppo_l2"]
+        sps = {name: timed_run(name, args.env, args.steps, seed, args.weight_decay, args.device) for name in order}
+        ratios.append(sps["syre_ppo"] / sps["ppo_l2"])
+        for name in order:
+            rows.append(
+                dict(env=args.env, seed=seed, algorithm=name, steps=args.steps, steps_per_s=round(sps[name], 1))
+            )
+        print(
+            f"seed {seed}: ppo_l2 {sps['ppo_l2']:.0f} steps/s, syre_ppo {sps['syre_ppo']:.0f} steps/s, "
+            f"ratio {ratios[-1]:.3f}",
+            flush=True,
+        )
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\n{args.env}, {args.steps} steps x {len(args.seeds)} paired seeds, device {args.device}")
+    print(
+        f"steps/s ratio SyrePPO / PPO+L2: median {statistics.median(ratios):.3f}, "
+        f"min {min(ratios):.3f}, max {max(ratios):.3f}  (runs written to {out})"
+    )
+
+
+if __name__ == "__main__":
+    main()
