@@ -228,3 +228,12 @@ def test_solves_cartpole_within_100k_steps() -> None:
     model.learn(100_000)
     mean_return, _ = evaluate_policy(model, make_vec_env("CartPole-v1", n_envs=1, seed=100), n_eval_episodes=10)
     assert mean_return >= 450
+
+
+def test_policy_save_load_rebuilds_the_same_theta_0(tmp_path: Path) -> None:
+    model = SyrePPO("MlpPolicy", "CartPole-v1", seed=0, **SMALL)
+    model.policy.save(tmp_path / "policy.pt")
+    torch.manual_seed(123)
+    policy = SyreActorCriticPolicy.load(tmp_path / "policy.pt")
+    assert all(torch.equal(a, b) for a, b in zip(model.policy.syre.theta_0, policy.syre.theta_0))
+    assert same_parameters(model.policy, policy)
