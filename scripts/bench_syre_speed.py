@@ -67,14 +67,15 @@ def main() -> None:
     for i, seed in enumerate(args.seeds):
         order = ["ppo_l2", "syre_ppo"] if i % 2 == 0 else ["syre_ppo", "ppo_l2"]
         sps = {name: timed_run(name, args.env, args.steps, seed, args.weight_decay, args.device) for name in order}
-        ratios.append(sps["syre_ppo"] / sps["ppo_l2"])
+        ratios.append(sps["syre_ppo"][0] / sps["ppo_l2"][0])
+        cpu_ratios.append(sps["syre_ppo"][1] / sps["ppo_l2"][1])
         for name in order:
-            rows.append(
-                dict(env=args.env, seed=seed, algorithm=name, steps=args.steps, steps_per_s=round(sps[name], 1))
-            )
+            wall, cpu = sps[name]
+            row = dict(env=args.env, device=args.device, seed=seed, algorithm=name, steps=args.steps)
+            rows.append({**row, "steps_per_wall_s": round(wall, 1), "steps_per_cpu_s": round(cpu, 1)})
         print(
-            f"seed {seed}: ppo_l2 {sps['ppo_l2']:.0f} steps/s, syre_ppo {sps['syre_ppo']:.0f} steps/s, "
-            f"ratio {ratios[-1]:.3f}",
+            f"seed {seed}: ppo_l2 {sps['ppo_l2'][0]:.0f} steps/s, syre_ppo {sps['syre_ppo'][0]:.0f} steps/s, "
+            f"ratio {ratios[-1]:.3f} (per CPU second {cpu_ratios[-1]:.3f})",
             flush=True,
         )
     with out.open("w", newline="") as f:
