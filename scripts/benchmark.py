@@ -1,0 +1,93 @@
+#!/usr/bin/env python
+"""Run agents x scenarios x seeds, then write summary.csv and print the summary table.
+
+    python scripts/benchmark.py --agents ppo ppo_l2 syre_ppo --envs relabelled_bandit --seeds 3 --out results/bench
+        [--steps N] [--set key=value ...] [--backend local|ray] [--workers N] [--address ADDR] [--reference NAME|none]
+
+Rerunning the same command skips finished runs and resumes interrupted ones; a failing run is reported with its
+error and the others go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", nargs="+", required=True, help="agent recipe names")
+    parser.add_argument("--envs", nargs="+", required=True, help="scenario recipe names")
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, default=[3], help="one number N means seeds 0..N-1; several numbers are seeds"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="benchmark folder")
+    parser.add_argument("--steps", type=int, default=None, help="environment steps per run (default: the scenario's)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--device", default="cpu", help="torch device of every run (default cpu)")
+    parser.add_argument("--backend", choices=["local", "ray"], default="local")
+    parser.add_argument("--workers", type=int, default=None, help="local pool size (default: CPU cores)")
+    parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray instance)")
+    parser.add_argument(
+        "--reference",
+        default="auto",
+        help="reset-reference agent added to the grid (default ppo_reset when it exists; 'none' for no reference)",
+    )
+    parser.add_argument("--summary-only", action="store_true", help="only summarise the finished runs in --out")
+    return parser
+
+
+def seeds_of(values: list[int]) -> list[int]:
+    """``[3]`` -> ``[0, 1, 2]``; several values are the seeds themselves."""
+    return list(range(values[0])) if len(values) == 1 else values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    from syre_rl.benchmark import plan_grid, print_table, run_benchmark, write_summary
+    from syre_rl.recipes import parse_overrides
+
+    reference = None if args.reference.lower() == "none" else args.reference
+    if not args.summary_only:
+        try:
+            specs = plan_grid(
+                args.agents,
+                args.envs,
+                seeds_of(args.seeds),
+                reference=reference,
+                overrides=parse_overrides(args.overrides),
+                total_steps=args.steps,
+                device=args.device,
+            )
+        except ValueError as exc:
+            parser.error(str(exc))
+        print(f"{len(specs)} runs into {args.out} ({args.backend} backend)", flush=True)
+
+        def report(result) -> None:
+            extra = f" in {result.seconds:.0f} s" if result.status == "done" else ""
+            print(f"  {result.status:8s} {result.spec.label}{extra}", flush=True)
+            if result.error:
+                print("    " + result.error.strip().splitlines()[-1], flush=True)
+
+        results = run_benchmark(
+            specs, args.out, backend=args.backend, workers=args.workers, address=args.address, report=report
+        )
+        failed = [r for r in results if r.status == "failed"]
+    else:
+        failed = []
+    summary = write_summary(args.out, reference="auto" if reference is None else reference)
+    print_table(summary)
+    print(f"summary written to {args.out / 'summary.csv'}")
+    if failed:
+        print(f"{len(failed)} run(s) failed; see error.txt in their run folders:", file=sys.stderr)
+        for result in failed:
+            print(f"  {result.spec.label}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

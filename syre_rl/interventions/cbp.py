@@ -1,0 +1,175 @@
+"""Continual backprop (Dohare et al., "Loss of plasticity in deep continual learning", Nature 2024) as an SB3 callback.
+
+After every optimizer step, for every hidden layer of actor and critic:
+
+* each unit's age grows by 1 and its contribution utility is tracked as
+  ``u_i <- eta * u_i + (1 - eta) * mean_k |w_out[k, i]| * mean_batch |h_i|``;
+* units older than ``maturity_threshold`` steps are eligible; ``replacement_rate * n_eligible`` is added to a running
+  count, and when it reaches 1 the ``floor(count)`` eligible units with the lowest bias-corrected utility
+  ``u_i / (1 - eta ** age_i)`` are replaced: incoming weights redrawn from the layer's initialiser, bias 0, outgoing
+  weights 0, optimizer moments of those entries 0, utility and age 0. Immature units are never replaced.
+
+Activations come from the update itself: forward hooks on the activation modules record ``mean_batch |h_i|`` of the
+latest forward pass run with gradients enabled (PPO's minibatch passes, not rollout collection under ``no_grad``), and
+an optimizer step post-hook does the bookkeeping, so nothing is recomputed and the cadence is exactly one per
+gradient step, as in the paper. Defaults are the paper's PPO settings (replacement rate 1e-4, maturity 10000 steps,
+decay 0.99). Utilities and ages live in the callback (they restart on resume from a checkpoint). Not included: the
+paper's optional correction of the next layer's bias by the replaced unit's mean activation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from torch import nn
+
+from syre_rl.interventions._base import check_count, check_number
+from syre_rl.interventions._init import fresh_module_parameters
+from syre_rl.interventions._units import UnitLayer, reinitialise_units, unit_activity, unit_layers
+
+
+@dataclass
+class UnitStats:
+    """Continual-backprop bookkeeping of one hidden layer: utility and age per unit, fractional replacement count."""
+
+    utility: torch.Tensor
+    age: torch.Tensor
+    to_replace: float = 0.0
+    replaced: int = 0
+
+
+def _check_decay(decay: float) -> float:
+    decay = check_number("decay", decay, 0.0, 1.0)
+    if decay >= 1.0:
+        raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+    return decay
+
+
+class ContinualBackpropState:
+    """The generate-and-test of continual backprop over the hidden layers of one policy (torch only).
+
+    :param policy: the policy (its hidden layers are found by ``unit_layers``).
+    :param replacement_rate: fraction of eligible units replaced per step, in [0, 1]. Default 1e-4.
+    :param maturity_threshold: a unit is eligible once its age exceeds this many steps. Default 10000.
+    :param decay: utility decay rate eta in [0, 1). Default 0.99.
+    """
+
+    def __init__(
+        self,
+        policy: nn.Module,
+        replacement_rate: float = 1e-4,
+        maturity_threshold: int = 10000,
+        decay: float = 0.99,
+    ) -> None:
+        self.policy = policy
+        self.replacement_rate = check_number("replacement_rate", replacement_rate, 0.0, 1.0)
+        self.maturity_threshold = check_count("maturity_threshold", maturity_threshold)
+        self.decay = _check_decay(decay)
+        self.layers: list[UnitLayer] = unit_layers(policy)
+        self.stats = {
+            layer.name: UnitStats(
+                utility=torch.zeros(layer.width, device=layer.in_layer.weight.device),
+                age=torch.zeros(layer.width, dtype=torch.long, device=layer.in_layer.weight.device),
+            )
+            for layer in self.layers
+        }
+
+    @torch.no_grad()
+    def step(
+        self, activity: dict[str, torch.Tensor], optimizers: Sequence[torch.optim.Optimizer] = ()
+    ) -> dict[str, torch.Tensor]:
+        """One step of bookkeeping and replacement.
+
+        :param activity: each layer's mean absolute activation per unit over the step's batch, ``(units,)``, by layer
+            name (see ``unit_activity``). Layers missing from it are skipped (no ageing either).
+        :param optimizers: optimizers whose moments of replaced entries are reset.
+        :return: the replaced unit indices by layer name (only layers where units were replaced).
+        """
+        replaced = {}
+        for layer in self.layers:
+            mean_abs = activity.get(layer.name)
+            if mean_abs is None:
+                continue
+            st = self.stats[layer.name]
+            st.age += 1
+            contribution = layer.outgoing_magnitude() * mean_abs.to(st.utility)
+            st.utility.mul_(self.decay).add_(contribution.to(st.utility), alpha=1.0 - self.decay)
+            eligible = torch.nonzero(st.age > self.maturity_threshold).flatten()
+            if eligible.numel() == 0:
+                continue
+            st.to_replace += self.replacement_rate * eligible.numel()
+            n = int(st.to_replace)
+            if n == 0:
+                continue
+            st.to_replace -= n
+            corrected = st.utility[eligible] / (1.0 - self.decay ** st.age[eligible].double()).to(st.utility)
+            units = eligible[torch.argsort(corrected, stable=True)[:n]]
+            fresh = fresh_module_parameters(self.policy, layer.in_layer)["weight"]
+            reinitialise_units(layer, units, fresh, optimizers)
+            st.utility[units] = 0.0
+            st.age[units] = 0
+            st.replaced += int(units.numel())
+            replaced[layer.name] = units
+        return replaced
+
+
+class ContinualBackprop(BaseCallback):
+    """Continual backprop on the policy's hidden layers, one generate-and-test step per optimizer step.
+
+    :param replacement_rate: fraction of eligible units replaced per step, in [0, 1]. Default 1e-4 (paper).
+    :param maturity_threshold: age in optimizer steps above which a unit may be replaced. Default 10000 (paper).
+    :param decay: utility decay eta in [0, 1). Default 0.99 (paper).
+    :param verbose: SB3 verbosity.
+    """
+
+    def __init__(
+        self, replacement_rate: float = 1e-4, maturity_threshold: int = 10000, decay: float = 0.99, verbose: int = 0
+    ) -> None:
+        super().__init__(verbose)
+        self.settings = dict(
+            replacement_rate=check_number("replacement_rate", replacement_rate, 0.0, 1.0),
+            maturity_threshold=check_count("maturity_threshold", maturity_threshold),
+            decay=_check_decay(decay),
+        )
+        self.state: ContinualBackpropState | None = None
+        self._activity: dict[str, torch.Tensor] = {}
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def _on_training_start(self) -> None:
+        policy = self.model.policy
+        if self.state is None or self.state.policy is not policy:
+            self.state = ContinualBackpropState(policy, **self.settings)
+        self._remove_hooks()
+        for layer in self.state.layers:
+            self._handles.append(layer.module.register_forward_hook(self._recorder(layer.name)))
+        self._handles.append(policy.optimizer.register_step_post_hook(self._after_step))
+
+    def _recorder(self, name: str) -> Callable[..., None]:
+        def record(module: nn.Module, args: object, output: torch.Tensor) -> None:
+            if torch.is_grad_enabled():  # an update pass, not rollout collection
+                self._activity[name] = unit_activity(output)
+
+        return record
+
+    def _after_step(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
+        assert self.state is not None
+        if not self._activity:
+            return
+        replaced = self.state.step(self._activity, [optimizer])
+        self._activity.clear()
+        if replaced:
+            self.logger.record_mean("interventions/cbp_replaced", sum(int(u.numel()) for u in replaced.values()))
+
+    def _remove_hooks(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_training_end(self) -> None:
+        self._remove_hooks()

@@ -1,0 +1,74 @@
+"""LayerNorm actor-critic policies: every hidden layer of actor and critic is ``Linear -> LayerNorm -> activation``.
+
+LayerNorm, alone or with weight decay, is a strong simple remedy for loss of plasticity (Lyle et al., "Disentangling
+the Causes of Plasticity Loss in Neural Networks", 2024). The policies here are SB3's, with only the MLP extractor
+replaced; SB3's orthogonal init treats the ``Linear`` layers as usual and each ``LayerNorm`` starts at scale 1,
+shift 0. Variants combine it with the anchored decays: L2 / L2-Init and syre.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.torch_layers import MlpExtractor
+from stable_baselines3.common.utils import get_device
+from torch import nn
+
+from syre_rl.interventions.anchored import AnchoredDecayActorCriticPolicy
+from syre_rl.policies import SyreActorCriticPolicy
+
+
+def _layer_norm_mlp(in_dim: int, sizes: list[int], activation_fn: type[nn.Module]) -> tuple[nn.Sequential, int]:
+    layers: list[nn.Module] = []
+    for size in sizes:
+        layers += [nn.Linear(in_dim, size), nn.LayerNorm(size), activation_fn()]
+        in_dim = size
+    return nn.Sequential(*layers), in_dim
+
+
+class LayerNormMlpExtractor(MlpExtractor):
+    """SB3's :class:`~stable_baselines3.common.torch_layers.MlpExtractor` with a ``LayerNorm`` after each hidden
+    ``Linear`` (before the activation); same arguments and ``net_arch`` forms."""
+
+    def __init__(
+        self,
+        feature_dim: int,
+        net_arch: list[int] | dict[str, list[int]],
+        activation_fn: type[nn.Module],
+        device: Any = "auto",
+    ) -> None:
+        nn.Module.__init__(self)  # MlpExtractor's own layers are not built, so no random draws are wasted
+        if isinstance(net_arch, dict):
+            pi_sizes, vf_sizes = list(net_arch.get("pi", [])), list(net_arch.get("vf", []))
+        else:
+            pi_sizes = vf_sizes = list(net_arch)
+        policy_net, self.latent_dim_pi = _layer_norm_mlp(feature_dim, pi_sizes, activation_fn)
+        value_net, self.latent_dim_vf = _layer_norm_mlp(feature_dim, vf_sizes, activation_fn)
+        device = get_device(device)
+        self.policy_net = policy_net.to(device)
+        self.value_net = value_net.to(device)
+
+
+class LayerNormMixin:
+    """Builds the policy's MLP extractor as :class:`LayerNormMlpExtractor`; put it first among the bases."""
+
+    def _build_mlp_extractor(self: Any) -> None:
+        self.mlp_extractor = LayerNormMlpExtractor(
+            self.features_dim, net_arch=self.net_arch, activation_fn=self.activation_fn, device=self.device
+        )
+
+
+class LayerNormActorCriticPolicy(LayerNormMixin, ActorCriticPolicy):
+    """SB3's ``ActorCriticPolicy`` (MlpPolicy) with LayerNorm hidden layers; same arguments."""
+
+
+class AnchoredDecayLayerNormActorCriticPolicy(LayerNormMixin, AnchoredDecayActorCriticPolicy):
+    """LayerNorm hidden layers plus L2 / L2-Init; arguments as
+    :class:`~syre_rl.interventions.anchored.AnchoredDecayActorCriticPolicy`."""
+
+
+class SyreLayerNormActorCriticPolicy(LayerNormMixin, SyreActorCriticPolicy):
+    """LayerNorm hidden layers treated with syre (for :class:`syre_rl.SyrePPO`); arguments as
+    :class:`~syre_rl.policies.SyreActorCriticPolicy`. The LayerNorm scales and shifts take part in syre like every
+    other parameter (offset std ``sigma_scale``, as their fan-in is 1)."""

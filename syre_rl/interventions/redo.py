@@ -1,0 +1,129 @@
+"""ReDo, recycling dormant neurons (Sokar et al., "The Dormant Neuron Phenomenon in Deep RL", ICML 2023), as an SB3
+callback.
+
+A hidden unit ``i`` of a layer with ``H`` units is tau-dormant when its score
+``s_i = E|h_i| / ((1/H) * sum_j E|h_j|) <= tau``, the expectation being over a batch of inputs (and over positions,
+for convolution channels). Every ``every_n_rollouts`` rollouts, the dormant units of every hidden layer of actor and
+critic (found as the plasticity metrics find them) are recycled: incoming weights redrawn from the layer's
+initialiser, bias 0 (a LayerNorm entry back to scale 1, shift 0), outgoing weights 0, and the optimizer's per-element
+moments of all those entries reset to 0. Everything else is left untouched.
+
+Cadence and batch (SB3 on-policy terms)
+    The check runs in ``on_rollout_end``, which SB3 calls after collecting a rollout and before that iteration's
+    update, on the observations of the rollout just collected (all ``n_steps * n_envs`` of them, or a random subset
+    of ``batch_size``). One "update" of the cadence is therefore one PPO iteration (``n_epochs`` passes of
+    minibatch gradient steps); REFERENCE's "every 100 updates" is ``every_n_rollouts=100``.
+"""
+
+from __future__ import annotations
+
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.utils import obs_as_tensor
+
+from syre_rl.interventions._base import check_count, check_number
+from syre_rl.interventions._init import fresh_module_parameters
+from syre_rl.interventions._units import UnitLayer, reinitialise_units, unit_activity, unit_layers
+from syre_rl.plasticity.capture import capture_activations
+
+
+def dormancy_scores(activations: torch.Tensor) -> torch.Tensor:
+    """ReDo's score per unit: mean absolute activation over the batch, divided by its mean over the layer's units.
+
+    :param activations: ``(batch, units)`` or ``(batch, channels, ...)``.
+    :return: ``(units,)``; all zeros when every unit is silent.
+    """
+    mean_abs = unit_activity(activations)
+    layer_mean = mean_abs.mean()
+    return mean_abs / layer_mean if layer_mean > 0 else torch.zeros_like(mean_abs)
+
+
+@torch.no_grad()
+def run_policy_on(policy: torch.nn.Module, observations: torch.Tensor | dict[str, torch.Tensor]) -> None:
+    """Run actor and critic of an SB3 actor-critic policy on ``observations`` without sampling anything."""
+    policy.get_distribution(observations)
+    policy.predict_values(observations)
+
+
+@torch.no_grad()
+def recycle_dormant(
+    policy: torch.nn.Module,
+    observations: torch.Tensor | dict[str, torch.Tensor],
+    tau: float = 0.1,
+    layers: list[UnitLayer] | None = None,
+) -> dict[str, torch.Tensor]:
+    """Find the tau-dormant units of each hidden layer on ``observations`` and recycle them.
+
+    :param policy: an SB3 actor-critic policy; its ``optimizer`` (if any) gets the moments of recycled entries reset.
+    :param observations: a batch of observations as tensors (SB3 preprocessing is applied by the policy).
+    :param tau: dormancy threshold >= 0. Default 0.1.
+    :param layers: the hidden layers to treat; default all (see :func:`~syre_rl.interventions._units.unit_layers`).
+    :return: the recycled unit indices by layer name.
+    """
+    layers = unit_layers(policy) if layers is None else layers
+    with capture_activations(layers) as captured:
+        run_policy_on(policy, observations)
+    optimizer = getattr(policy, "optimizer", None)
+    optimizers = [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else []
+    recycled = {}
+    for layer in layers:
+        units = torch.nonzero(dormancy_scores(captured[layer.name]) <= tau).flatten()
+        if units.numel():
+            fresh = fresh_module_parameters(policy, layer.in_layer)["weight"]
+            reinitialise_units(layer, units, fresh, optimizers)
+        recycled[layer.name] = units
+    return recycled
+
+
+class ReDo(BaseCallback):
+    """Recycle tau-dormant units of the policy's hidden layers every ``every_n_rollouts`` rollouts.
+
+    :param tau: dormancy threshold >= 0. Default 0.1 (Dohare et al. 2024's ReDo setting).
+    :param every_n_rollouts: check after every n-th rollout, before that iteration's update. Default 100.
+    :param batch_size: number of rollout observations scored; 0 uses the whole rollout. Default 0.
+    :param verbose: SB3 verbosity.
+    """
+
+    def __init__(self, tau: float = 0.1, every_n_rollouts: int = 100, batch_size: int = 0, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.tau = check_number("tau", tau, 0.0)
+        self.every_n_rollouts = check_count("every_n_rollouts", every_n_rollouts, low=1)
+        self.batch_size = check_count("batch_size", batch_size)
+        self._layers: list[UnitLayer] | None = None
+        self.n_rollouts = 0
+        self.n_checks = 0
+        self.n_recycled = 0
+
+    def _on_training_start(self) -> None:
+        self._layers = unit_layers(self.model.policy)  # also fails early on unsupported policies
+        if getattr(self.model, "rollout_buffer", None) is None:
+            name = type(self.model).__name__
+            raise ValueError(f"ReDo scores units on the rollout batch; {name} has no rollout_buffer")
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _rollout_observations(self) -> torch.Tensor | dict[str, torch.Tensor]:
+        buffer = self.model.rollout_buffer
+        obs = buffer.observations
+        flat = (
+            {k: v.reshape(-1, *v.shape[2:]) for k, v in obs.items()}
+            if isinstance(obs, dict)
+            else obs.reshape(-1, *obs.shape[2:])
+        )
+        n = len(next(iter(flat.values()))) if isinstance(flat, dict) else len(flat)
+        if self.batch_size and self.batch_size < n:
+            idx = torch.randperm(n)[: self.batch_size].numpy()
+            flat = {k: v[idx] for k, v in flat.items()} if isinstance(flat, dict) else flat[idx]
+        return obs_as_tensor(flat, self.model.device)
+
+    def _on_rollout_end(self) -> None:
+        self.n_rollouts += 1
+        if self.n_rollouts % self.every_n_rollouts:
+            return
+        recycled = recycle_dormant(self.model.policy, self._rollout_observations(), self.tau, self._layers)
+        self.n_checks += 1
+        count = sum(int(u.numel()) for u in recycled.values())
+        self.n_recycled += count
+        self.logger.record("interventions/redo_recycled", count)
+        self.logger.record("interventions/redo_recycled_total", self.n_recycled)

@@ -1,0 +1,98 @@
+"""Reset at each task switch, the full-plasticity reference, as an SB3 callback.
+
+At the first step whose infos announce a new task (``info["task_switch"]``), the policy is re-initialised as SB3
+would build it (PyTorch default init, then SB3's orthogonal init with SB3's gains, ``log_std`` back to
+``log_std_init``), either entirely (``scope="all"``) or only the output heads (``scope="heads"``: ``action_net``,
+``value_net``, ``log_std``), and the optimizer starts afresh for the reset parameters: its state (Adam's moments and
+step count) is dropped in place, so the algorithm's reference to ``policy.optimizer`` and every hook attached to it
+(syre, L2, L2-Init, continual backprop) stay valid. Anchored decays follow the new network: syre's ``theta_0`` is kept
+and added to the fresh weights (``w = theta + theta_0``, as syre builds a network), L2-Init re-anchors on the fresh
+weights, L2's anchor is 0 anyway.
+
+The reset happens mid-rollout, at the step where the switch is seen; the rest of that rollout is collected by the
+fresh network, and the update that follows treats the earlier part like any off-policy data PPO's clipping limits.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from torch import nn
+
+from syre_rl.interventions._base import TaskSwitchDetector
+from syre_rl.interventions._init import fresh_parameters
+from syre_rl.syre import AnchoredDecay, Syre
+
+ResetScope = Literal["all", "heads"]
+RESET_SCOPES: tuple[str, ...] = ("all", "heads")
+_HEADS = ("action_net", "value_net")
+
+
+def _anchored_decays(policy: nn.Module) -> list[AnchoredDecay]:
+    return [v for v in vars(policy).values() if isinstance(v, AnchoredDecay)]
+
+
+@torch.no_grad()
+def reset_policy(policy: nn.Module, scope: ResetScope = "all") -> list[str]:
+    """Re-initialise ``policy`` (or its heads) as SB3 builds it and drop the optimizer state of the reset parameters.
+
+    :param scope: ``"all"`` or ``"heads"`` (``action_net``, ``value_net`` and the policy's own ``log_std``).
+    :return: the names of the reset parameters.
+    """
+    if scope not in RESET_SCOPES:
+        raise ValueError(f"reset scope must be one of {RESET_SCOPES}, got {scope!r}")
+    if scope == "all":
+        modules = None
+    else:
+        heads = [getattr(policy, name) for name in _HEADS if isinstance(getattr(policy, name, None), nn.Module)]
+        modules = [policy] + [m for head in heads for m in head.modules()]
+    fresh = fresh_parameters(policy, modules)
+    params = dict(policy.named_parameters())
+    for name, value in fresh.items():
+        params[name].copy_(value)
+    init_anchored = getattr(policy, "decay_settings", {}).get("decay_anchor") == "init"
+    for decay in _anchored_decays(policy):
+        reanchor = init_anchored and decay is getattr(policy, "anchored_decay", None)
+        for i, name in enumerate(decay.names):
+            if name not in fresh:
+                continue
+            param = decay.params[i]
+            if isinstance(decay, Syre):
+                param.add_(decay.anchors[i].to(param.device, param.dtype))
+            elif reanchor:
+                decay.anchors[i].copy_(param)
+    optimizer = getattr(policy, "optimizer", None)
+    if isinstance(optimizer, torch.optim.Optimizer):
+        reset = {id(params[name]) for name in fresh}
+        for param in [p for p in optimizer.state if id(p) in reset]:
+            del optimizer.state[param]
+    return sorted(fresh)
+
+
+class ResetOnTaskSwitch(BaseCallback):
+    """Re-initialise the policy (or its heads) and its optimizer state at every task switch.
+
+    :param scope: ``"all"`` (whole network, default) or ``"heads"`` (output layers and ``log_std`` only).
+    :param verbose: SB3 verbosity.
+    """
+
+    def __init__(self, scope: ResetScope = "all", verbose: int = 0) -> None:
+        super().__init__(verbose)
+        if scope not in RESET_SCOPES:
+            raise ValueError(f"reset scope must be one of {RESET_SCOPES}, got {scope!r}")
+        self.scope: ResetScope = scope
+        self.n_resets = 0
+        self.reset_steps: list[int] = []
+        self._switch = TaskSwitchDetector()
+
+    def _on_step(self) -> bool:
+        if self._switch(self.locals.get("infos")):
+            reset_policy(self.model.policy, self.scope)
+            self.n_resets += 1
+            self.reset_steps.append(int(self.num_timesteps))
+            self.logger.record("interventions/resets", self.n_resets)
+            if self.verbose:
+                print(f"reset ({self.scope}) at step {self.num_timesteps}, task {self._switch.task_id}")
+        return True

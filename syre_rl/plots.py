@@ -1,0 +1,278 @@
+"""Figures of benchmarks, drawn from run folders only (config.yaml, episodes.csv, metrics.csv, tasks.csv).
+
+No training code is imported, so results copied from a cluster can be plotted anywhere matplotlib runs. Every figure
+is written as PNG and SVG:
+
+* ``returns``: episode return against environment steps, one panel per scenario, per agent the mean over seeds with a
+  95% bootstrap band, task switches as dotted lines;
+* ``metrics_<scenario>``: plasticity metrics against environment steps (dormant ratio, srank, weight magnitude,
+  symmetry collapse, plasticity probe), averaged over layers and networks;
+* ``relative_<scenario>``: per task, the final return relative to the run's first task, bars per agent with 95% CIs.
+
+Each agent keeps one colour in every figure (:func:`agent_color`).
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import yaml
+from scipy.stats import bootstrap
+
+# Fixed colours of the agents the package ships (colour-blind-safe Okabe-Ito palette first), others by name hash.
+AGENT_COLORS: dict[str, str] = {
+    "ppo": "#000000",
+    "ppo_l2": "#E69F00",
+    "syre_ppo": "#0072B2",
+    "ppo_l2_init": "#009E73",
+    "ppo_reset": "#999999",
+    "ppo_shrink_perturb": "#CC79A7",
+    "ppo_redo": "#D55E00",
+    "ppo_cbp": "#56B4E9",
+    "ppo_layernorm": "#F0E442",
+}
+_FALLBACK = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20").colors]
+
+# Panels of the metrics figure: (label with unit, metric name in metrics.csv).
+METRIC_PANELS: tuple[tuple[str, str], ...] = (
+    ("dormant ratio, tau = 0.025 (fraction of units)", "dormant_0.025"),
+    ("srank (number of singular values)", "srank"),
+    ("weight magnitude (mean |w|)", "weight_mean_abs"),
+    ("symmetry collapse (fraction of units)", "collapsed"),
+    ("plasticity probe (loss reduction)", "probe_loss_reduction"),
+)
+FORMATS: tuple[str, ...] = ("png", "svg")
+
+
+def agent_color(agent: str) -> str:
+    """The colour of an agent: fixed for the shipped agents, derived from the name's CRC32 otherwise (stable across
+    figures, processes and machines)."""
+    return AGENT_COLORS.get(agent) or _FALLBACK[zlib.crc32(agent.encode()) % len(_FALLBACK)]
+
+
+def load_runs(roots: str | Path | Iterable[str | Path]) -> pd.DataFrame:
+    """Runs found under benchmark or run folders: columns run_dir, scenario, agent, seed, total_steps."""
+    roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
+    rows = []
+    for root in roots:
+        for path in sorted(Path(root).rglob("config.yaml")):
+            config = yaml.safe_load(path.read_text())
+            rows.append(
+                {
+                    "run_dir": path.parent,
+                    "scenario": config["scenario"],
+                    "agent": config["agent"],
+                    "seed": int(config["seed"]),
+                    "total_steps": int(config["total_steps"]),
+                }
+            )
+    if not rows:
+        raise ValueError(f"no run folders (with a config.yaml) under {[str(r) for r in roots]}")
+    return pd.DataFrame(rows)
+
+
+def _read(run_dir: Path, name: str) -> pd.DataFrame | None:
+    path = Path(run_dir) / name
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    table = pd.read_csv(path)
+    return table if not table.empty else None
+
+
+def mean_and_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over axis 0 (seeds) and a 95% percentile-bootstrap interval per column; NaN-free input expected.
+
+    With a single seed the interval collapses to the mean.
+    """
+    values = np.asarray(values, dtype=float)
+    mean = values.mean(axis=0)
+    if values.shape[0] < 2 or np.all(np.ptp(values, axis=0) == 0):
+        return mean, mean, mean
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ci = bootstrap(
+            (values,),
+            np.mean,
+            axis=0,
+            confidence_level=0.95,
+            n_resamples=1000,
+            method="percentile",
+            rng=np.random.default_rng(0),
+        ).confidence_interval
+    low = np.where(np.isfinite(ci.low), ci.low, mean)
+    high = np.where(np.isfinite(ci.high), ci.high, mean)
+    return mean, low, high
+
+
+def binned_curve(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` per bin of ``times``; empty bins repeat the previous bin (the first uses the next)."""
+    index = np.clip(np.digitize(times, edges[1:-1]), 0, len(edges) - 2)
+    sums = np.bincount(index, weights=values, minlength=len(edges) - 1)
+    counts = np.bincount(index, minlength=len(edges) - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        curve = sums / counts
+    return pd.Series(curve).ffill().bfill().to_numpy()
+
+
+def task_switches(run_dir: Path) -> list[int]:
+    """Environment steps at which a new task began, from the run's episode (or metric) log.
+
+    A switch is placed at the end of the last episode of the old task, the closest the logs can tell.
+    """
+    for name in ("episodes.csv", "metrics.csv"):
+        table = _read(run_dir, name)
+        if table is not None and "task_id" in table:
+            table = table.sort_values("timesteps", kind="stable")
+            changed = table["task_id"].to_numpy()[1:] != table["task_id"].to_numpy()[:-1]
+            return [int(t) for t in table["timesteps"].to_numpy()[:-1][changed]]
+    return []
+
+
+def _save(fig: plt.Figure, out_dir: Path, name: str) -> list[Path]:
+    paths = []
+    for fmt in FORMATS:
+        path = out_dir / f"{name}.{fmt}"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _mark_switches(ax: plt.Axes, switches: Sequence[int]) -> None:
+    for i, step in enumerate(switches):
+        ax.axvline(step, color="0.6", linestyle=":", linewidth=0.8, label="task switch" if i == 0 else None)
+
+
+def _band(ax: plt.Axes, x: np.ndarray, curves: list[np.ndarray], agent: str, n: int) -> None:
+    mean, low, high = mean_and_ci(np.stack(curves))
+    color = agent_color(agent)
+    ax.plot(x, mean, color=color, label=f"{agent} (n={n})", linewidth=1.4)
+    ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+
+
+def plot_returns(runs: pd.DataFrame, out_dir: Path, n_bins: int = 60) -> list[Path]:
+    """Episode return against environment steps, one panel per scenario."""
+    scenarios = sorted(runs["scenario"].unique())
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(5.5 * len(scenarios), 3.8), squeeze=False)
+    for ax, scenario in zip(axes[0], scenarios):
+        group = runs[runs["scenario"] == scenario]
+        edges = np.linspace(0, group["total_steps"].max(), n_bins + 1)
+        centres = (edges[:-1] + edges[1:]) / 2
+        for agent, agent_runs in group.groupby("agent", sort=True):
+            curves = []
+            for run_dir in agent_runs["run_dir"]:
+                episodes = _read(run_dir, "episodes.csv")
+                if episodes is not None:
+                    curves.append(binned_curve(episodes["timesteps"].to_numpy(), episodes["return"].to_numpy(), edges))
+            if curves:
+                _band(ax, centres, curves, agent, len(curves))
+        _mark_switches(ax, task_switches(group["run_dir"].iloc[0]))
+        ax.set_title(scenario)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("episode return (mean over seeds, 95% CI)")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    return _save(fig, out_dir, "returns")
+
+
+def metric_curve(metrics: pd.DataFrame, name: str) -> pd.Series | None:
+    """One metric against steps: the mean of the networks' ``layer == "all"`` rows when the metric has them, else
+    the mean over layers (and networks); None if the metric is absent."""
+    rows = metrics[metrics["metric"] == name]
+    if rows.empty:
+        return None
+    if "layer" in rows and (rows["layer"] == "all").any():
+        rows = rows[rows["layer"] == "all"]
+    return rows.groupby("timesteps")["value"].mean()
+
+
+def plot_metrics(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path]:
+    """Plasticity metric panels for one scenario; panels without data are left out (no file if none has data)."""
+    group = runs[runs["scenario"] == scenario]
+    data: dict[str, dict[str, list[pd.Series]]] = {}
+    for run in group.itertuples():
+        metrics = _read(run.run_dir, "metrics.csv")
+        if metrics is None:
+            continue
+        for label, name in METRIC_PANELS:
+            curve = metric_curve(metrics, name)
+            if curve is not None:
+                data.setdefault(label, {}).setdefault(run.agent, []).append(curve)
+    panels = [label for label, _ in METRIC_PANELS if label in data]
+    if not panels:
+        return []
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    switches = task_switches(group["run_dir"].iloc[0])
+    for ax, label in zip(axes[0], panels):
+        for agent in sorted(data[label]):
+            curves = data[label][agent]
+            steps = sorted(set.intersection(*(set(c.index) for c in curves)))
+            if steps:
+                _band(ax, np.asarray(steps), [c.loc[steps].to_numpy() for c in curves], agent, len(curves))
+        _mark_switches(ax, switches)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel(label)
+    axes[0][0].legend(fontsize="small")
+    fig.suptitle(f"{scenario}: plasticity metrics (mean over layers; mean over seeds, 95% CI)")
+    fig.tight_layout()
+    return _save(fig, out_dir, f"metrics_{scenario}")
+
+
+def plot_relative(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path]:
+    """Per-task final return relative to the first task, bars per agent with 95% CIs over seeds."""
+    group = runs[runs["scenario"] == scenario]
+    per_agent: dict[str, pd.DataFrame] = {}
+    for agent, agent_runs in group.groupby("agent", sort=True):
+        columns = []
+        for run_dir in agent_runs["run_dir"]:
+            tasks = _read(run_dir, "tasks.csv")
+            if tasks is None or "final_return" not in tasks:
+                continue
+            returns = tasks.sort_values("task_id").set_index("task_id")["final_return"].astype(float)
+            if returns.iloc[0] != 0:
+                columns.append(returns / returns.iloc[0])
+        if columns:
+            per_agent[agent] = pd.concat(columns, axis=1)
+    if not per_agent:
+        return []
+    n_tasks = max(len(t) for t in per_agent.values())
+    width = 0.8 / len(per_agent)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * n_tasks * len(per_agent) + 2), 3.6))
+    for i, (agent, table) in enumerate(sorted(per_agent.items())):
+        table = table.dropna()
+        if table.empty:
+            continue
+        mean, low, high = mean_and_ci(table.to_numpy().T)
+        x = table.index.to_numpy() + 1 + (i - (len(per_agent) - 1) / 2) * width
+        ax.bar(x, mean, width, color=agent_color(agent), label=f"{agent} (n={table.shape[1]})")
+        ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt="none", ecolor="0.3", linewidth=0.8)
+    ax.axhline(1.0, color="0.5", linewidth=0.8)
+    ax.set_xticks(range(1, n_tasks + 1))
+    ax.set_xlabel("task (in order of appearance)")
+    ax.set_ylabel("final return / final return of task 1")
+    ax.set_title(f"{scenario}: per-task performance relative to task 1")
+    ax.legend(fontsize="small", ncol=min(len(per_agent), 4), loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    fig.tight_layout()
+    return _save(fig, out_dir, f"relative_{scenario}")
+
+
+def plot_benchmark(roots: str | Path | Iterable[str | Path], out_dir: str | Path) -> list[Path]:
+    """All figures for the runs under ``roots``, written to ``out_dir``; returns the files written."""
+    runs = load_runs(roots)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = plot_returns(runs, out_dir)
+    for scenario in sorted(runs["scenario"].unique()):
+        paths += plot_metrics(runs, out_dir, scenario)
+        paths += plot_relative(runs, out_dir, scenario)
+    return paths

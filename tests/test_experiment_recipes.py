@@ -1,0 +1,159 @@
+"""Agent recipes and the resolved config: loading, merge order, typed overrides, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from torch import nn
+
+from syre_rl.recipes import (
+    build_policy_kwargs,
+    list_agents,
+    load_agent,
+    load_yaml,
+    parse_overrides,
+    parse_value,
+    recipe_dir,
+    resolve_config,
+    valid_override_keys,
+)
+
+SCENARIO = {
+    "name": "tiny",
+    "description": "test scenario",
+    "source": "tests",
+    "base_env": "CartPole-v1",
+    "env_kwargs": {},
+    "family": {"type": "obs_permutation"},
+    "schedule": {"type": "fixed_interval", "steps_per_task": 1000},
+    "n_envs": 2,
+    "total_steps": 4000,
+    "hyperparameters": {
+        "n_steps": 64,
+        "batch_size": 64,
+        "learning_rate": 1e-3,
+        "policy_kwargs": {"net_arch": [16, 16], "activation_fn": "tanh"},
+    },
+}
+
+
+def test_recipe_dir_finds_the_checkout_folders() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    assert recipe_dir("agents") == repo / "agents"
+    assert recipe_dir("envs") == repo / "envs"
+    with pytest.raises(ValueError, match="unknown recipe kind 'models'"):
+        recipe_dir("models")
+
+
+def test_every_shipped_agent_recipe_loads_and_resolves() -> None:
+    names = list_agents()
+    assert {"ppo", "ppo_l2", "syre_ppo"} <= set(names)
+    for name in names:
+        recipe = load_agent(name)
+        assert recipe["name"] == name, f"agents/{name}.yaml: name must equal the file stem"
+        assert recipe["source"], f"agents/{name}.yaml: say where the defaults come from"
+        config = resolve_config(name, SCENARIO, seed=1)
+        assert config["agent"] == name and config["seed"] == 1
+
+
+def test_yaml_numbers_without_a_dot_are_floats() -> None:
+    assert parse_value("1e-4") == pytest.approx(1e-4)
+    assert parse_value("3") == 3 and isinstance(parse_value("3"), int)
+    assert parse_value("[64, 64]") == [64, 64]
+    assert parse_value("true") is True and parse_value("null") is None
+    assert parse_value("relu") == "relu"
+    assert load_yaml("lr: 2.5E-3\nname: 1e") == {"lr": 2.5e-3, "name": "1e"}
+    assert parse_overrides(["learning_rate=1e-4", "policy_kwargs.net_arch=[8, 8]"]) == {
+        "learning_rate": 1e-4,
+        "policy_kwargs.net_arch": [8, 8],
+    }
+    with pytest.raises(ValueError, match="key=value"):
+        parse_overrides(["learning_rate"])
+
+
+def test_merge_order_scenario_then_agent_then_overrides() -> None:
+    agent = {
+        "name": "custom",
+        "algorithm": "SyrePPO",
+        "policy": "MlpPolicy",
+        "policy_kwargs": {"net_arch": [32, 32]},
+        "hyperparameters": {"learning_rate": 5e-4, "syre_weight_decay": 0.01},
+    }
+    config = resolve_config(agent, SCENARIO, overrides=["learning_rate=1e-4", "n_epochs=2", "total_steps=512"])
+    hp = config["hyperparameters"]
+    assert hp["n_steps"] == 64  # scenario
+    assert hp["syre_weight_decay"] == 0.01  # agent
+    assert hp["learning_rate"] == pytest.approx(1e-4)  # override beats agent beats scenario
+    assert hp["n_epochs"] == 2
+    assert config["policy_kwargs"] == {"net_arch": [32, 32], "activation_fn": "tanh"}
+    assert config["total_steps"] == 512 and config["n_envs"] == 2
+    # A resolved config is plain YAML.
+    assert yaml.safe_load(yaml.safe_dump(config)) == config
+
+
+def test_scenario_and_nested_overrides() -> None:
+    config = resolve_config(
+        "ppo", SCENARIO, overrides={"scenario.schedule.steps_per_task": 500, "policy_kwargs.net_arch": [8]}
+    )
+    assert config["scenario_recipe"]["schedule"]["steps_per_task"] == 500
+    assert SCENARIO["schedule"]["steps_per_task"] == 1000  # the input is not modified
+    assert config["policy_kwargs"]["net_arch"] == [8]
+    config = resolve_config("ppo_redo", SCENARIO, overrides={"interventions.0.tau": 0.05})
+    assert config["interventions"][0] == {"type": "redo", "tau": 0.05, "every_n_rollouts": 100}
+
+
+def test_unknown_override_key_lists_the_valid_keys() -> None:
+    with pytest.raises(ValueError, match=r"unknown --set key 'learning_rat'.*learning_rate") as info:
+        resolve_config("ppo", SCENARIO, overrides=["learning_rat=1e-4"])
+    assert "policy_kwargs.net_arch" in str(info.value) and "total_steps" in str(info.value)
+    with pytest.raises(ValueError, match=r"unknown --set key 'policy_kwargs\.widths'"):
+        resolve_config("ppo", SCENARIO, overrides=["policy_kwargs.widths=[3]"])
+    with pytest.raises(ValueError, match=r"unknown --set key 'scenario\.schedule\.period'"):
+        resolve_config("ppo", SCENARIO, overrides=["scenario.schedule.period=3"])
+    with pytest.raises(ValueError, match="total_steps must be an integer"):
+        resolve_config("ppo", SCENARIO, overrides=["total_steps=ten"])
+    # syre settings are keys of SyrePPO only.
+    assert "syre_weight_decay" in valid_override_keys(resolve_config("syre_ppo", SCENARIO))
+    with pytest.raises(ValueError, match="unknown --set key 'syre_weight_decay'"):
+        resolve_config("ppo", SCENARIO, overrides=["syre_weight_decay=0.1"])
+
+
+def test_unknown_agent_lists_the_agents() -> None:
+    with pytest.raises(ValueError, match=r"unknown agent 'syre_pp'.*did you mean.*syre_ppo.*available: \[") as info:
+        resolve_config("syre_pp", SCENARIO)
+    assert "ppo_l2" in str(info.value)
+
+
+def test_bad_recipes_are_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\nalgorithm: PPO\npolicy: MlpPolicy\nhyperparameters: {n_step: 3}\n")
+    with pytest.raises(ValueError, match=r"hyperparameters \['n_step'\].*not arguments of PPO"):
+        resolve_config(str(path), SCENARIO)
+    path.write_text("name: bad\nalgorithm: DQN2\npolicy: MlpPolicy\n")
+    with pytest.raises(ValueError, match="unknown algorithm 'DQN2'"):
+        load_agent(str(path))
+    path.write_text("name: bad\nalgorithm: PPO\npolicy: MlpPolicy\nlr: 3\n")
+    with pytest.raises(ValueError, match=r"unknown keys \['lr'\]"):
+        load_agent(str(path))
+    path.write_text("name: bad\nalgorithm: PPO\npolicy: MlpPolicy\ninterventions: [{type: nope}]\n")
+    with pytest.raises(ValueError, match="unknown intervention type 'nope'"):
+        resolve_config(str(path), SCENARIO)
+    with pytest.raises(ValueError, match="unknown activation_fn 'swishy'"):
+        resolve_config("ppo", SCENARIO, overrides=["policy_kwargs.activation_fn=swishy"])
+
+
+def test_policy_kwargs_strings_become_classes() -> None:
+    built = build_policy_kwargs(
+        {
+            "activation_fn": "relu",
+            "optimizer_class": "adamw",
+            "net_arch": [4],
+            "features_extractor_class": "torch.nn.Flatten",
+        }
+    )
+    assert built["activation_fn"] is nn.ReLU
+    assert built["optimizer_class"].__name__ == "AdamW"
+    assert built["features_extractor_class"] is nn.Flatten
+    assert built["net_arch"] == [4]

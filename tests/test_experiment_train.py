@@ -1,0 +1,110 @@
+"""One run end to end: the run folder, refusing to overwrite, and resuming after an interruption."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from stable_baselines3.common.callbacks import BaseCallback
+
+from syre_rl.experiment import RunExistsError, list_checkpoints, train
+from syre_rl.recipes import resolve_config
+
+# Relabelled bandit, 4 envs, a task every 512 steps, a rollout (and a checkpoint) every 256 steps.
+TINY = [
+    "scenario.schedule.steps_per_task=512",
+    "n_steps=64",
+    "batch_size=128",
+    "n_epochs=1",
+    "policy_kwargs.net_arch=[16, 16]",
+    "plasticity.batch_size=64",
+    "plasticity.probe_every=0",
+    "plasticity.every_n_rollouts=2",
+    "checkpoint_every=256",
+]
+
+
+def tiny_config(agent: str = "syre_ppo", steps: int = 2048, seed: int = 0) -> dict:
+    return resolve_config(agent, "relabelled_bandit", seed=seed, overrides=TINY, total_steps=steps, device="cpu")
+
+
+class Interrupt(BaseCallback):
+    """Stand-in for a killed process: raises once training passes ``at`` steps."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.at:
+            raise KeyboardInterrupt(f"interrupted at {self.num_timesteps}")
+        return True
+
+
+def test_run_folder_has_every_file(tmp_path: Path) -> None:
+    run_dir = train(tiny_config(steps=1024), tmp_path / "run")
+    for name in ("config.yaml", "metrics.csv", "episodes.csv", "tasks.csv", "model.zip", "done"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tb").rglob("events.out.tfevents.*"))
+    assert list_checkpoints(run_dir), "periodic checkpoints"
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["agent"] == "syre_ppo" and config["hyperparameters"]["syre_weight_decay"] == 0.002
+    assert json.loads((run_dir / "done").read_text())["num_timesteps"] == 1024
+    episodes = pd.read_csv(run_dir / "episodes.csv")
+    assert episodes["timesteps"].max() == 1024 and set(episodes["task_id"]) == {0, 1}
+    tasks = pd.read_csv(run_dir / "tasks.csv")
+    assert tasks["task_id"].tolist() == [0, 1] and tasks["steps"].tolist() == [512, 512]
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    assert {"dormant_0.025", "srank", "collapsed", "weight_mean_abs"} <= set(metrics["metric"])
+
+
+def test_existing_run_folder_is_refused_unless_resumed_or_overwritten(tmp_path: Path) -> None:
+    config = tiny_config(steps=256)
+    run_dir = train(config, tmp_path / "run")
+    done = (run_dir / "done").read_text()
+    with pytest.raises(RunExistsError, match="already exists"):
+        train(config, run_dir)
+    train(config, run_dir, resume=True)  # finished: nothing to do
+    assert (run_dir / "done").read_text() == done
+    with pytest.raises(ValueError, match=r"different config: \['hyperparameters'\]"):
+        train(
+            resolve_config("syre_ppo", "relabelled_bandit", overrides=[*TINY, "n_epochs=2"], total_steps=256),
+            run_dir,
+            resume=True,
+        )
+    train(config, run_dir, overwrite=True)
+    assert json.loads((run_dir / "done").read_text())["finished"]
+
+
+def test_resume_continues_tasks_and_episodes_without_gaps_or_duplicates(tmp_path: Path) -> None:
+    config = tiny_config(steps=2048)
+    reference = train(config, tmp_path / "reference")
+
+    run_dir = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, run_dir, extra_callbacks=[Interrupt(at=1100)])
+    assert not (run_dir / "done").exists()
+    assert list_checkpoints(run_dir)[-1].steps == 1024
+    assert pd.read_csv(run_dir / "episodes.csv")["timesteps"].max() > 1024  # rows past the checkpoint exist
+    train(config, run_dir, resume=True)
+
+    ref_episodes = pd.read_csv(reference / "episodes.csv")
+    episodes = pd.read_csv(run_dir / "episodes.csv")
+    # One-step episodes: every step ends one, 4 per vector step, each logged exactly once, with the task of the
+    # uninterrupted run at the same step.
+    pd.testing.assert_series_equal(episodes["timesteps"], ref_episodes["timesteps"])
+    pd.testing.assert_series_equal(episodes["task_id"], ref_episodes["task_id"])
+    assert episodes["timesteps"].is_monotonic_increasing
+    tasks, ref_tasks = pd.read_csv(run_dir / "tasks.csv"), pd.read_csv(reference / "tasks.csv")
+    assert tasks["task_id"].tolist() == [0, 1, 2, 3]
+    assert tasks["steps"].tolist() == ref_tasks["steps"].tolist() == [512] * 4
+    assert tasks["n_episodes"].tolist() == ref_tasks["n_episodes"].tolist()
+    # The labels of each task (the task's parameters) are those of the uninterrupted run.
+    label_columns = [c for c in ref_tasks.columns if c not in {"final_return", "auc", "best_return"}]
+    pd.testing.assert_frame_equal(tasks[label_columns], ref_tasks[label_columns])
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    assert not metrics.duplicated(["timesteps", "network", "layer", "metric"]).any()
+    assert json.loads((run_dir / "done").read_text())["num_timesteps"] == 2048

@@ -1,0 +1,109 @@
+"""Agent recipes (agents/*.yaml) and the intervention registry: every recipe builds and trains a few steps."""
+
+import importlib
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+import torch
+import yaml
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+
+from syre_rl import SyrePPO
+from syre_rl.interventions import INTERVENTIONS, ReDo, ShrinkAndPerturb, build_intervention, build_interventions
+
+AGENTS = Path(__file__).resolve().parents[1] / "agents"
+RECIPES = sorted(AGENTS.glob("*.yaml"))
+KEYS = {"name", "description", "source", "algorithm", "policy", "policy_kwargs", "hyperparameters", "interventions"}
+ALGORITHMS = {"PPO": PPO, "SyrePPO": SyrePPO}
+# Small stand-in for a scenario's hyperparameters, merged under the recipe's.
+SMOKE = {"n_steps": 64, "batch_size": 64, "n_epochs": 1, "policy_kwargs": {"net_arch": [16, 16]}}
+# Make cadence-bound interventions fire within the smoke run.
+FIRE_SOON = {"redo": {"every_n_rollouts": 1}, "cbp": {"maturity_threshold": 2, "replacement_rate": 0.05}}
+
+
+class _Switching(gym.Wrapper):
+    """CartPole that announces a new task at global step ``at``."""
+
+    def __init__(self, env, at):
+        super().__init__(env)
+        self.at, self.t = at, 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.t += 1
+        info.update(task_id=int(self.t >= self.at), task_switch=self.t == self.at)
+        return obs, reward, terminated, truncated, info
+
+
+def _resolve_policy(policy):
+    if "." not in policy:
+        return policy
+    module, _, name = policy.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def test_catalogue_is_complete():
+    names = {p.stem for p in RECIPES}
+    expected = {"ppo", "ppo_l2", "ppo_l2_init", "syre_ppo", "ppo_layernorm", "ppo_layernorm_l2", "syre_ppo_layernorm"}
+    expected |= {"ppo_ns_adam", "ppo_shrink_perturb", "ppo_redo", "ppo_cbp", "ppo_reset", "ppo_reset_heads"}
+    assert expected <= names
+    used = {spec["type"] for p in RECIPES for spec in yaml.safe_load(p.read_text())["interventions"]}
+    assert used == set(INTERVENTIONS)
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_recipe_builds_and_trains(path):
+    recipe = yaml.safe_load(path.read_text())
+    assert set(recipe) == KEYS
+    assert recipe["name"] == path.stem
+    assert recipe["algorithm"] in ALGORITHMS
+    build_interventions(recipe["interventions"])  # the literal settings are valid
+    fired = [{**spec, **FIRE_SOON.get(spec["type"], {})} for spec in recipe["interventions"]]
+    callbacks = build_interventions(fired)
+    hyper = {**SMOKE, **recipe["hyperparameters"]}
+    hyper["policy_kwargs"] = {**SMOKE["policy_kwargs"], **recipe["policy_kwargs"]}
+    torch.manual_seed(0)
+    env = _Switching(gym.make("CartPole-v1"), at=128)
+    model = ALGORITHMS[recipe["algorithm"]](_resolve_policy(recipe["policy"]), env, seed=0, **hyper)
+    model.learn(256, callback=callbacks)
+    assert model.num_timesteps == 256
+    assert all(torch.isfinite(p).all() for p in model.policy.parameters())
+    for cb in callbacks:
+        if hasattr(cb, "n_resets"):
+            assert cb.reset_steps == [128]
+        if hasattr(cb, "n_applied"):
+            assert cb.n_applied == 1
+
+
+def test_l2_and_syre_recipes_differ_only_in_the_anchor():
+    l2 = yaml.safe_load((AGENTS / "ppo_l2.yaml").read_text())
+    syre = yaml.safe_load((AGENTS / "syre_ppo.yaml").read_text())
+    assert l2["policy_kwargs"]["decay_weight_decay"] == syre["hyperparameters"]["syre_weight_decay"]
+    assert l2["policy_kwargs"]["decay_mode"] == syre["hyperparameters"]["syre_mode"]
+
+
+def test_ns_adam_recipe_sets_the_betas():
+    recipe = yaml.safe_load((AGENTS / "ppo_ns_adam.yaml").read_text())
+    model = PPO(_resolve_policy(recipe["policy"]), "CartPole-v1", policy_kwargs=recipe["policy_kwargs"], n_steps=64)
+    group = model.policy.optimizer.param_groups[0]
+    assert tuple(group["betas"]) == (0.99, 0.99) and group["eps"] == 1e-5
+
+
+def test_build_interventions():
+    callbacks = build_interventions([{"type": "redo", "tau": 0.2}, {"type": "shrink_perturb"}])
+    assert isinstance(callbacks[0], ReDo) and callbacks[0].tau == 0.2
+    assert isinstance(callbacks[1], ShrinkAndPerturb)
+    assert all(isinstance(cb, BaseCallback) for cb in callbacks)
+    assert build_interventions(None) == [] and build_interventions([]) == []
+    with pytest.raises(ValueError, match=r"unknown intervention type 'dropout'.*'cbp'"):
+        build_intervention({"type": "dropout"})
+    with pytest.raises(ValueError, match=r"unknown argument\(s\) \['threshold'\].*'tau'"):
+        build_intervention({"type": "redo", "threshold": 0.1})
+    with pytest.raises(ValueError, match="'type' key"):
+        build_intervention({"tau": 0.1})
+    with pytest.raises(ValueError, match="must be a list"):
+        build_interventions({"type": "redo"})
+    with pytest.raises(ValueError, match="tau"):
+        build_intervention({"type": "redo", "tau": -1})

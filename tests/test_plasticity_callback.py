@@ -1,0 +1,172 @@
+"""PlasticityCallback end to end: short PPO and SyrePPO runs on a task-switching env."""
+
+import csv
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+
+from syre_rl import SyrePPO
+from syre_rl.plasticity import PlasticityCallback, task_summary
+
+K = 256  # global steps per task
+N_ENVS = 2
+N_STEPS = 32  # rollout = 64 global steps
+TOTAL = 3 * K  # three tasks
+
+ACTIVATION_METRICS = {
+    "dormant_0",
+    "dormant_0.025",
+    "dead_units",
+    "active_fraction",
+    "srank",
+    "effective_rank",
+    "approx_rank",
+    "feature_norm",
+    "feature_variance",
+    "collapse_dead",
+    "collapse_duplicate",
+    "collapsed",
+}
+WEIGHT_METRICS = {"weight_mean_abs", "weight_rms", "weight_dist_init"}
+NETWORK_METRICS = {"entropy", "grad_norm", "grad_norm_max", "probe_loss_reduction", "probe_final_loss"}
+
+
+class _Switching(gym.Wrapper):
+    """CartPole whose observations are sign-flipped by a per-task pattern; switches every K global steps."""
+
+    def __init__(self, env, n_envs):
+        super().__init__(env)
+        self.n_envs, self.steps = n_envs, 0
+
+    def _info(self, info):
+        task_id = (self.steps * self.n_envs) // K
+        signs = [1.0 if (task_id >> i) % 2 == 0 else -1.0 for i in range(4)]
+        return np.asarray(signs, np.float32), {**info, "task_id": task_id, "task": {"signs": signs, "level": task_id}}
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        signs, info = self._info(info)
+        return obs * signs, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        signs, info = self._info(info)
+        info["task_switch"] = self.steps > 0 and (self.steps * self.n_envs) % K == 0
+        self.steps += 1
+        return obs * signs, reward, terminated, truncated, info
+
+
+def _env(seed=0):
+    kwargs = {"n_envs": N_ENVS}
+    return make_vec_env("CartPole-v1", n_envs=N_ENVS, seed=seed, wrapper_class=_Switching, wrapper_kwargs=kwargs)
+
+
+def _model(cls, seed=0, **kwargs):
+    return cls("MlpPolicy", _env(seed), n_steps=N_STEPS, batch_size=32, n_epochs=2, seed=seed, **kwargs)
+
+
+def _read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("cls", [PPO, SyrePPO])
+def test_short_run_writes_all_files_with_every_task_and_metric(cls, tmp_path):
+    model = _model(cls, policy_kwargs=dict(net_arch=[16, 16]))
+    callback = PlasticityCallback(tmp_path, every_n_rollouts=1, probe_every=1, probe_steps=3, batch_size=64)
+    model.learn(TOTAL, callback=callback)
+
+    metrics = _read(tmp_path / "metrics.csv")
+    assert list(metrics[0]) == ["timesteps", "task_id", "network", "layer", "metric", "value"]
+    assert all(math.isfinite(float(r["value"])) for r in metrics)
+    for task_id in ("0", "1", "2"):
+        found = {(r["network"], r["metric"]) for r in metrics if r["task_id"] == task_id}
+        for network in ("actor", "critic"):
+            per_network = NETWORK_METRICS - {"entropy"} if network == "critic" else NETWORK_METRICS
+            expected = ACTIVATION_METRICS | WEIGHT_METRICS | per_network
+            assert {m for n, m in found if n == network} == expected, (task_id, network)
+        assert ("all", "grad_norm") in found
+    layers = {r["layer"] for r in metrics if r["metric"] == "srank"}
+    assert layers == {f"mlp_extractor.{net}.{i}" for net in ("policy_net", "value_net") for i in (1, 3)}
+
+    episodes = _read(tmp_path / "episodes.csv")
+    assert {r["task_id"] for r in episodes} == {"0", "1", "2"}
+    assert all(float(r["return"]) == float(r["length"]) for r in episodes)  # CartPole pays 1 per step
+
+    tasks = _read(tmp_path / "tasks.csv")
+    assert [r["task_id"] for r in tasks] == ["0", "1", "2"]
+    assert [int(r["steps"]) for r in tasks] == [K, K, K]
+    assert [r["level"] for r in tasks] == ["0", "1", "2"]
+    for row in tasks:
+        for column in ("final_return", "auc", "best_return"):
+            assert math.isfinite(float(row[column]))
+        assert float(row["best_return"]) >= float(row["final_return"])
+
+    summary = task_summary(tmp_path)
+    assert list(summary["task_id"]) == [0, 1, 2]
+    assert summary["relative_to_first"].iloc[0] == pytest.approx(1.0)
+    assert summary["relative_to_reference"].isna().all()
+
+
+def test_gradient_norm_is_the_norm_before_clipping(tmp_path, monkeypatch):
+    clipped = []
+    original = torch.nn.utils.clip_grad_norm_
+
+    def recording(parameters, max_norm, *args, **kwargs):
+        norm = original(parameters, max_norm, *args, **kwargs)
+        clipped.append(float(norm))
+        return norm
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording)
+    model = _model(PPO, max_grad_norm=0.05)  # small threshold: most minibatches are clipped
+    callback = PlasticityCallback(tmp_path, every_n_rollouts=2, probe_every=0)
+    model.learn(4 * N_STEPS * N_ENVS, callback=callback)
+    per_update = 2 * N_STEPS * N_ENVS // 32
+    assert len(clipped) == 4 * per_update
+    rows = [r for r in _read(tmp_path / "metrics.csv") if r["network"] == "all"]
+    means = [float(r["value"]) for r in rows if r["metric"] == "grad_norm"]
+    maxes = [float(r["value"]) for r in rows if r["metric"] == "grad_norm_max"]
+    updates = [clipped[:per_update], clipped[2 * per_update : 3 * per_update]]  # updates after rollouts 1 and 3
+    assert means == pytest.approx([np.mean(u) for u in updates], rel=1e-4)
+    assert maxes == pytest.approx([max(u) for u in updates], rel=1e-4)
+    assert max(maxes) > 0.05
+
+
+def test_callback_does_not_change_training(tmp_path):
+    plain = _model(PPO, seed=3)
+    plain.learn(4 * N_STEPS * N_ENVS)
+    measured = _model(PPO, seed=3)
+    measured.learn(4 * N_STEPS * N_ENVS, callback=PlasticityCallback(tmp_path, every_n_rollouts=1, probe_steps=2))
+    for a, b in zip(plain.policy.parameters(), measured.policy.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_resume_appends_and_killed_run_is_summarised_from_episodes(tmp_path):
+    model = _model(PPO)
+    model.learn(2 * K, callback=PlasticityCallback(tmp_path, every_n_rollouts=4, probe_every=0))
+    first = _read(tmp_path / "metrics.csv")
+    model.learn(K, callback=PlasticityCallback(tmp_path, every_n_rollouts=4, probe_every=0), reset_num_timesteps=False)
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert sum(line.startswith("timesteps,") for line in lines) == 1
+    assert len(lines) - 1 > len(first)
+    tasks = _read(tmp_path / "tasks.csv")
+    assert [int(r["steps"]) for r in tasks] == [K, K, K]  # steps of the first session carried over
+
+    (tmp_path / "tasks.csv").unlink()  # as if the run had been killed before writing it
+    summary = task_summary(tmp_path)
+    assert list(summary["task_id"]) == [0, 1, 2]
+    assert np.isfinite(summary["final_return"]).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(every_n_rollouts=0), dict(batch_size=1), dict(taus=(1.5,)), dict(probe_lr=0.0), dict(final_fraction=2.0)],
+)
+def test_bad_arguments_raise_value_error(tmp_path, kwargs):
+    with pytest.raises(ValueError):
+        PlasticityCallback(tmp_path, **kwargs)

@@ -1,0 +1,87 @@
+"""Figures from run folders: files written, one colour per agent, switches found, CI helper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from syre_rl.plots import agent_color, binned_curve, mean_and_ci, plot_benchmark, task_switches
+
+
+def fake_run(root: Path, agent: str, seed: int, scenario: str = "tiny", slope: float = 0.0) -> Path:
+    """A run folder with the files plots read, without training: 3 tasks of 1000 steps."""
+    run_dir = root / scenario / agent / f"seed_{seed}"
+    run_dir.mkdir(parents=True)
+    config = {"agent": agent, "scenario": scenario, "seed": seed, "total_steps": 3000}
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    steps = np.arange(50, 3001, 50)
+    task = (steps - 1) // 1000
+    rng = np.random.default_rng(seed)
+    returns = 1.0 + slope * task + 0.01 * rng.standard_normal(len(steps))
+    pd.DataFrame({"timesteps": steps, "task_id": task, "return": returns, "length": 1}).to_csv(
+        run_dir / "episodes.csv", index=False
+    )
+    rows = []
+    for t in range(200, 3001, 200):
+        for layer in ("0", "1"):
+            for metric, value in (("dormant_0.025", 0.1 + 0.01 * t / 1000), ("srank", 30.0), ("weight_mean_abs", 0.2)):
+                rows.append((t, (t - 1) // 1000, "actor", layer, metric, value))
+    pd.DataFrame(rows, columns=["timesteps", "task_id", "network", "layer", "metric", "value"]).to_csv(
+        run_dir / "metrics.csv", index=False
+    )
+    pd.DataFrame({"task_id": [0, 1, 2], "final_return": [1.0, 1.0 + slope, 1.0 + 2 * slope]}).to_csv(
+        run_dir / "tasks.csv", index=False
+    )
+    (run_dir / "done").write_text("{}")
+    return run_dir
+
+
+def test_plot_benchmark_writes_png_and_svg(tmp_path: Path) -> None:
+    for seed in range(2):
+        fake_run(tmp_path / "bench", "ppo", seed, slope=-0.2)
+        fake_run(tmp_path / "bench", "syre_ppo", seed, slope=0.0)
+    paths = plot_benchmark(tmp_path / "bench", tmp_path / "plots")
+    names = sorted(p.name for p in paths)
+    assert names == sorted(
+        f"{stem}.{ext}" for stem in ("returns", "metrics_tiny", "relative_tiny") for ext in ("png", "svg")
+    )
+    for path in paths:
+        assert path.stat().st_size > 1000
+    with open(tmp_path / "plots" / "returns.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_runs_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no run folders"):
+        plot_benchmark(tmp_path, tmp_path / "plots")
+
+
+def test_agent_colours_are_fixed_and_distinct() -> None:
+    shipped = ["ppo", "ppo_l2", "syre_ppo", "ppo_l2_init", "ppo_reset", "ppo_redo", "ppo_cbp", "ppo_shrink_perturb"]
+    colours = [agent_color(a) for a in shipped]
+    assert len(set(colours)) == len(colours)
+    assert agent_color("my_new_agent") == agent_color("my_new_agent")  # stable for unknown names too
+
+
+def test_task_switches_from_episode_log(tmp_path: Path) -> None:
+    run_dir = fake_run(tmp_path, "ppo", 0)
+    # Episodes end every 50 steps; tasks change after step 1000 and 2000.
+    assert task_switches(run_dir) == [1000, 2000]
+
+
+def test_binned_curve_means_and_fills() -> None:
+    edges = np.array([0.0, 10.0, 20.0, 30.0])
+    curve = binned_curve(np.array([1, 2, 25]), np.array([1.0, 3.0, 5.0]), edges)
+    np.testing.assert_allclose(curve, [2.0, 2.0, 5.0])  # the empty middle bin repeats the previous one
+
+
+def test_mean_and_ci_brackets_the_mean() -> None:
+    values = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0], [3.0, 1.0]])
+    mean, low, high = mean_and_ci(values)
+    np.testing.assert_allclose(mean, [1.5, 1.0])
+    assert low[0] < 1.5 < high[0] and low[0] >= 0.0 and high[0] <= 3.0
+    assert low[1] == high[1] == 1.0  # no spread, no band
