@@ -20,20 +20,28 @@ _LAZY = {
     "SyreActorCriticCnnPolicy": "syre_rl.policies",
     "SyreMultiInputActorCriticPolicy": "syre_rl.policies",
     "SyrePPO": "syre_rl.ppo",
+    "PlasticityCallback": "syre_rl.plasticity",
+    "task_summary": "syre_rl.plasticity",
+    "TaskSwitchingWrapper": "syre_rl.nonstationary",
 }
 
 __all__ = [
     "AnchoredDecay",
+    "PlasticityCallback",
     "Syre",
     "SyreActorCriticCnnPolicy",
     "SyreActorCriticPolicy",
     "SyreMultiInputActorCriticPolicy",
     "SyrePPO",
+    "TaskSwitchingWrapper",
     "__version__",
     "apply_syre",
+    "task_summary",
 ]
 
 if TYPE_CHECKING:
+    from syre_rl.nonstationary import TaskSwitchingWrapper
+    from syre_rl.plasticity import PlasticityCallback, task_summary
     from syre_rl.policies import SyreActorCriticCnnPolicy, SyreActorCriticPolicy, SyreMultiInputActorCriticPolicy
     from syre_rl.ppo import SyrePPO
     from syre_rl.syre import AnchoredDecay, Syre, apply_syre

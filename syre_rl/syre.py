@@ -120,11 +120,6 @@ class AnchoredDecay:
             if self.scales is not None:
                 self.scales = [s.to(p.device, p.dtype) for s, p in zip(self.scales, self.params)]
 
-    def _pull(self, i: int) -> torch.Tensor:
-        """The decay direction of parameter ``i``: ``D * (w - anchor)``."""
-        diff = self.params[i].detach() - self.anchors[i]
-        return diff if self.scales is None else diff.mul_(self.scales[i])
-
     @torch.no_grad()
     def apply(self, optimizer: torch.optim.Optimizer) -> None:
         """Apply one step's decay to the parameters this optimizer trains (called before ``optimizer.step()``)."""
@@ -132,14 +127,19 @@ class AnchoredDecay:
             return
         self._sync_devices()
         for group in optimizer.param_groups:
-            for param in group["params"]:
-                i = self._index.get(id(param))
-                if i is None or param.grad is None:  # like torch optimizers, parameters without gradient are left alone
-                    continue
-                if self.mode == "coupled":
-                    param.grad.add_(self._pull(i), alpha=self.weight_decay)
-                else:
-                    param.sub_(self._pull(i), alpha=group["lr"] * self.weight_decay)
+            # like torch optimizers, parameters without a gradient are left alone
+            found = (self._index.get(id(p)) for p in group["params"] if p.grad is not None)
+            idx = [i for i in found if i is not None]
+            if not idx:
+                continue
+            params = [self.params[i] for i in idx]
+            pull = torch._foreach_sub(params, [self.anchors[i] for i in idx])  # w - anchor, one fused call
+            if self.scales is not None:
+                torch._foreach_mul_(pull, [self.scales[i] for i in idx])
+            if self.mode == "coupled":
+                torch._foreach_add_([p.grad for p in params], pull, alpha=self.weight_decay)
+            else:
+                torch._foreach_add_(params, pull, alpha=-group["lr"] * self.weight_decay)
 
     def attach(self, optimizer: torch.optim.Optimizer) -> AnchoredDecay:
         """Run :meth:`apply` before every ``optimizer.step()`` and keep the anchors in the optimizer's state_dict.

@@ -237,3 +237,14 @@ def test_policy_save_load_rebuilds_the_same_theta_0(tmp_path: Path) -> None:
     policy = SyreActorCriticPolicy.load(tmp_path / "policy.pt")
     assert all(torch.equal(a, b) for a, b in zip(model.policy.syre.theta_0, policy.syre.theta_0))
     assert same_parameters(model.policy, policy)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_and_save_load(tmp_path: Path) -> None:
+    model = SyrePPO("MlpPolicy", "CartPole-v1", device="cuda", seed=0, **SMALL).learn(256)
+    assert all(a.device.type == "cuda" for a in model.policy.syre.theta_0)
+    model.save(tmp_path / "m.zip")
+    loaded = SyrePPO.load(tmp_path / "m.zip", device="cuda")
+    assert all(torch.equal(a, b) for a, b in zip(model.policy.syre.theta_0, loaded.policy.syre.theta_0))
+    on_cpu = SyrePPO.load(tmp_path / "m.zip", device="cpu")
+    assert all(torch.equal(a.cpu(), b) for a, b in zip(model.policy.syre.theta_0, on_cpu.policy.syre.theta_0))
