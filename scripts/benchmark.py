@@ -2,6 +2,7 @@
 """Run agents x scenarios x seeds, then write summary.csv and print the summary table.
 
     python scripts/benchmark.py --agents ppo ppo_l2 syre_ppo --envs relabelled_bandit --seeds 3 --out results/bench
+        [--first-seed 0]
         [--steps N] [--set key=value ...] [--backend local|ray] [--workers N] [--address ADDR] [--reference NAME|none]
 
 Rerunning the same command skips finished runs and resumes interrupted ones; a failing run is reported with its
@@ -17,11 +18,10 @@ from pathlib import Path
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", nargs="+", required=True, help="agent recipe names")
-    parser.add_argument("--envs", nargs="+", required=True, help="scenario recipe names")
-    parser.add_argument(
-        "--seeds", nargs="+", type=int, default=[3], help="one number N means seeds 0..N-1; several numbers are seeds"
-    )
+    parser.add_argument("--agents", nargs="+", default=[], help="agent recipe names")
+    parser.add_argument("--envs", nargs="+", default=[], help="scenario recipe names")
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds per agent and scenario (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed+seeds-1")
     parser.add_argument("--out", type=Path, required=True, help="benchmark folder")
     parser.add_argument("--steps", type=int, default=None, help="environment steps per run (default: the scenario's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=["local", "ray"], default="local")
     parser.add_argument("--workers", type=int, default=None, help="local pool size (default: CPU cores)")
     parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray instance)")
+    parser.add_argument("--gpus-per-run", type=float, default=0.0, help="Ray: GPUs reserved per run (default 0)")
     parser.add_argument(
         "--reference",
         default="auto",
@@ -36,11 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--summary-only", action="store_true", help="only summarise the finished runs in --out")
     return parser
-
-
-def seeds_of(values: list[int]) -> list[int]:
-    """``[3]`` -> ``[0, 1, 2]``; several values are the seeds themselves."""
-    return list(range(values[0])) if len(values) == 1 else values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,12 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     from syre_rl.recipes import parse_overrides
 
     reference = None if args.reference.lower() == "none" else args.reference
+    if not args.summary_only and not (args.agents and args.envs):
+        parser.error("--agents and --envs are required (unless --summary-only)")
     if not args.summary_only:
         try:
             specs = plan_grid(
                 args.agents,
                 args.envs,
-                seeds_of(args.seeds),
+                range(args.first_seed, args.first_seed + args.seeds),
                 reference=reference,
                 overrides=parse_overrides(args.overrides),
                 total_steps=args.steps,
@@ -73,7 +71,13 @@ def main(argv: list[str] | None = None) -> int:
                 print("    " + result.error.strip().splitlines()[-1], flush=True)
 
         results = run_benchmark(
-            specs, args.out, backend=args.backend, workers=args.workers, address=args.address, report=report
+            specs,
+            args.out,
+            backend=args.backend,
+            workers=args.workers,
+            address=args.address,
+            gpus_per_run=args.gpus_per_run,
+            report=report,
         )
         failed = [r for r in results if r.status == "failed"]
     else:

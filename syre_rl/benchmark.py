@@ -41,6 +41,7 @@ BACKENDS: tuple[str, ...] = ("local", "ray")
 DEFAULT_REFERENCE = "ppo_reset"
 SUMMARY_FILE = "summary.csv"
 RUNS_FILE = "runs.csv"
+SUMMARY_MARKDOWN = "summary.md"
 PLAN_FILE = "benchmark.yaml"
 
 # Summary columns: (key, label).
@@ -198,13 +199,17 @@ def _run_local(
 
 
 def _run_ray(
-    specs: Sequence[RunSpec], root: Path, address: str | None, report: Callable[[RunResult], None]
+    specs: Sequence[RunSpec],
+    root: Path,
+    address: str | None,
+    gpus_per_run: float,
+    report: Callable[[RunResult], None],
 ) -> list[RunResult]:
     import ray
 
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    remote_run = ray.remote(num_cpus=1, max_retries=0)(run_one)
+    remote_run = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(run_one)
     pending = {remote_run.remote(spec, str(root)): spec for spec in specs}
     results = []
     while pending:
@@ -226,6 +231,7 @@ def run_benchmark(
     backend: Backend = "local",
     workers: int | None = None,
     address: str | None = None,
+    gpus_per_run: float = 0.0,
     report: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
     """Run every spec that is not finished yet.
@@ -236,6 +242,7 @@ def run_benchmark(
     :param workers: local pool size; default ``os.cpu_count()`` capped at the number of runs. 1 runs in-process.
     :param address: Ray cluster address (``"auto"`` or ``"ray://host:10001"``); None starts a local Ray instance
         unless one is already running in this process.
+    :param gpus_per_run: Ray only: GPUs reserved per run (e.g. 0.25 puts four runs on a GPU); default 0.
     :param report: called with each result as it comes in.
     :return: one result per spec, in completion order.
     """
@@ -252,7 +259,7 @@ def run_benchmark(
     if not todo:
         return results
     if backend == "ray":
-        return results + _run_ray(todo, root, address, report)
+        return results + _run_ray(todo, root, address, gpus_per_run, report)
     workers = min(workers or os.cpu_count() or 1, len(todo))
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
@@ -395,48 +402,74 @@ def summarize(roots: str | Path | Iterable[str | Path], reference: str | None = 
 
 
 def write_summary(root: str | Path, reference: str | None = "auto") -> pd.DataFrame:
-    """:func:`summarize` the benchmark in ``root`` and write ``summary.csv`` and ``runs.csv`` (one row per run)."""
+    """:func:`summarize` the benchmark in ``root`` and write ``summary.csv``, ``runs.csv`` (one row per run) and
+    ``summary.md`` (the printed table as Markdown)."""
     summary = summarize(root, reference)
     summary.to_csv(Path(root) / SUMMARY_FILE, index=False)
     per_run = summary.attrs.get("per_run")
     if per_run is not None:
         per_run.to_csv(Path(root) / RUNS_FILE, index=False)
+    (Path(root) / SUMMARY_MARKDOWN).write_text(markdown_table(summary))
     return summary
 
 
 def format_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Wide, printable form of a summary: one row per scenario and agent, one column per metric, each cell
-    ``mean [ci_low, ci_high] IQM iqm``; metrics with no value anywhere are left out."""
+    """Wide, printable form of a summary: one row per scenario and agent, one column per metric (plus ``n``, the
+    number of seeds), each cell ``mean [ci_low, ci_high] (iqm)``; metrics with no value anywhere are left out."""
     labels = dict(SUMMARY_COLUMNS)
     cells: dict[tuple[str, str], dict[str, str]] = {}
     for row in summary.itertuples():
+        cell = cells.setdefault((row.scenario, row.agent), {"n": ""})
         if not np.isfinite(row.mean):
             continue
+        cell["n"] = str(max(int(row.n), int(cell["n"] or 0)))
         ci = f" [{row.ci_low:.3g}, {row.ci_high:.3g}]" if np.isfinite(row.ci_low) else ""
-        cells.setdefault((row.scenario, row.agent), {})[labels.get(row.metric, row.metric)] = (
-            f"{row.mean:.3g}{ci} IQM {row.iqm:.3g}"
-        )
-    columns = [label for _, label in SUMMARY_COLUMNS if any(label in c for c in cells.values())]
+        cell[labels.get(row.metric, row.metric)] = f"{row.mean:.3g}{ci} ({row.iqm:.3g})"
+    cells = {key: cell for key, cell in cells.items() if len(cell) > 1}
+    columns = ["n"] + [label for _, label in SUMMARY_COLUMNS if any(label in c for c in cells.values())]
     index = pd.MultiIndex.from_tuples(list(cells), names=["scenario", "agent"])
     return pd.DataFrame([[c.get(col, "") for col in columns] for c in cells.values()], index=index, columns=columns)
 
 
-def print_table(summary: pd.DataFrame, title: str = "syre-rl benchmark (mean [95% CI] IQM over seeds)") -> None:
-    """Print :func:`format_table` with rich when it is installed, as plain text otherwise."""
+TABLE_NOTE = "mean over seeds [95% bootstrap CI] (interquartile mean)"
+
+
+def markdown_table(summary: pd.DataFrame) -> str:
+    """:func:`format_table` as Markdown, one table per scenario."""
     table = format_table(summary)
     if table.empty:
-        print(f"{title}: no finished runs")
+        return "No finished runs.\n"
+    parts = []
+    for scenario, rows in table.groupby(level="scenario", sort=True):
+        header = ["agent", *rows.columns]
+        lines = [f"**{scenario}**: {TABLE_NOTE}", "", "| " + " | ".join(header) + " |"]
+        lines.append("|" + "|".join(["---"] * len(header)) + "|")
+        for (_, agent), row in rows.iterrows():
+            lines.append("| " + " | ".join([agent, *row.tolist()]) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def print_table(summary: pd.DataFrame) -> None:
+    """Print :func:`format_table`, one table per scenario, with rich when it is installed, as plain text otherwise."""
+    table = format_table(summary)
+    if table.empty:
+        print("no finished runs to summarise")
         return
     try:
         from rich.console import Console
         from rich.table import Table
     except ImportError:
-        print(title)
-        print(table.to_string() if not table.empty else "(no finished runs)")
+        print(TABLE_NOTE)
+        print(table.to_string())
         return
-    out = Table(title=title)
-    for name in ["scenario", "agent", *table.columns]:
-        out.add_column(name)
-    for (scenario, agent), row in table.iterrows():
-        out.add_row(scenario, agent, *row.tolist())
-    Console(width=max(120, 30 * len(table.columns))).print(out)
+    for scenario, rows in table.groupby(level="scenario", sort=True):
+        out = Table(title=f"{scenario}: {TABLE_NOTE}")
+        for name in ["agent", *rows.columns]:
+            out.add_column(name, no_wrap=True)
+        for (_, agent), row in rows.iterrows():
+            out.add_row(agent, *row.tolist())
+        cells = [["agent", *rows.columns], *[[agent, *row] for (_, agent), row in rows.iterrows()]]
+        widths = [max(len(str(line[i])) for line in cells) for i in range(len(cells[0]))]
+        # As wide as the table needs (a narrow terminal folds the lines instead of rich squeezing the cells).
+        Console(width=max(sum(widths) + 3 * len(widths) + 1, len(out.title) + 2)).print(out)

@@ -6,7 +6,7 @@ Run folder layout (``run_dir``)::
     tb/                TensorBoard logs (SB3's logger plus the ``plasticity/...`` scalars)
     metrics.csv        plasticity metrics (timesteps, task_id, network, layer, metric, value)
     episodes.csv       one row per finished episode (timesteps, task_id, return, length)
-    tasks.csv          one row per task (written at the end of training)
+    tasks.csv          one row per task (rewritten at every task switch, checkpoint and at the end)
     checkpoints/       step_<N>.zip (model, optimizer, syre anchors), step_<N>.pkl (every sub-env's task state),
                        step_<N>.tasks.csv (tasks.csv at that step); final.pkl (+ final.tasks.csv) for model.zip
     model.zip          the final model
@@ -20,6 +20,7 @@ Episodes running at the checkpoint are restarted, as they would be after any int
 
 from __future__ import annotations
 
+import csv
 import json
 import pickle
 import shutil
@@ -32,7 +33,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import pandas as pd
 import yaml
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
@@ -212,14 +212,29 @@ def list_checkpoints(run_dir: str | Path) -> list[Checkpoint]:
     return sorted(out, key=lambda c: c.steps)
 
 
+def _truncate_log(path: Path, steps: int) -> None:
+    """Keep the header and the rows of a CSV log with ``timesteps <= steps``, byte for byte; a last row cut short by
+    a killed process (no newline yet) is dropped too."""
+    data = path.read_bytes()
+    lines = data[: data.rfind(b"\n") + 1].decode().splitlines(keepends=True)
+    if not lines:
+        return
+    header = next(csv.reader(lines[:1]))
+    if "timesteps" not in header:
+        return
+    column = header.index("timesteps")
+    keep = [lines[0]] + [line for line in lines[1:] if float(next(csv.reader([line]))[column]) <= steps]
+    text = "".join(keep)
+    if text.encode() != data:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+
+
 def _truncate_logs(run_dir: Path, steps: int) -> None:
     for name in STEP_LOGS:
-        path = run_dir / name
-        if not path.is_file() or path.stat().st_size == 0:
-            continue
-        table = pd.read_csv(path)
-        if "timesteps" in table and (table["timesteps"] > steps).any():
-            table[table["timesteps"] <= steps].to_csv(path, index=False)
+        if (run_dir / name).is_file():
+            _truncate_log(run_dir / name, steps)
 
 
 def _config_changes(saved: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -283,37 +298,10 @@ def train(
 
     start = time.perf_counter()
     env = make_vec_env(config)
-    algorithm = resolve_algorithm(config["algorithm"])
-    final_model = run_dir / MODEL_FILE
-    candidates = list_checkpoints(run_dir) if resume else []
-    final_state = run_dir / CHECKPOINT_DIR / FINAL_STATE
-    if resume and final_model.is_file() and final_state.is_file():  # a finished run that is extended
-        candidates.append(Checkpoint(_read_state(final_state)["num_timesteps"], final_model, final_state))
-    if candidates:
-        ckpt = max(candidates, key=lambda c: c.steps)
-        state = _read_state(ckpt.state_path)
-        model = algorithm.load(ckpt.model_path, env=env, device=config.get("device", "auto"))
-        if model.num_timesteps != state["num_timesteps"]:
-            raise RuntimeError(f"{ckpt.model_path} is at {model.num_timesteps} steps but {ckpt.state_path} at {state}")
-        for index, task_state in enumerate(state["task_states"]):
-            env.env_method("set_task_state", task_state, indices=[index])
-        _truncate_logs(run_dir, model.num_timesteps)
-        if ckpt.tasks_path.is_file():
-            shutil.copyfile(ckpt.tasks_path, run_dir / TASKS_FILE)
-        else:
-            (run_dir / TASKS_FILE).unlink(missing_ok=True)
-        # SB3 saved the last observation of the interrupted run; the envs are new, so start fresh episodes.
-        env.seed(int(config["seed"]) + model.num_timesteps)
-        model._last_obs = env.reset()  # type: ignore[assignment]
-        model._last_episode_starts = np.ones((env.num_envs,), dtype=bool)
-        reset_num_timesteps = False
-    else:
-        for name in (*STEP_LOGS, TASKS_FILE):
-            (run_dir / name).unlink(missing_ok=True)
-        shutil.rmtree(run_dir / TB_DIR, ignore_errors=True)
-        shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
+    model = _load_newest_checkpoint(config, run_dir, env) if resume else None
+    if model is None:
+        _clear_run_outputs(run_dir)
         model = build_model(config, env, run_dir)
-        reset_num_timesteps = True
     model.tensorboard_log = str(run_dir / TB_DIR)  # the folder may have moved since the checkpoint was saved
     start_steps = model.num_timesteps
 
@@ -326,15 +314,16 @@ def train(
         remaining,
         callback=callbacks,
         tb_log_name=config["agent"],
-        reset_num_timesteps=reset_num_timesteps,
+        reset_num_timesteps=start_steps == 0,
         progress_bar=progress_bar,
     )
-    model.save(final_model)
-    (run_dir / CHECKPOINT_DIR).mkdir(exist_ok=True)
+    final = _final_checkpoint(run_dir)
+    model.save(final.model_path)
+    final.state_path.parent.mkdir(exist_ok=True)
     if (run_dir / TASKS_FILE).is_file():
-        shutil.copyfile(run_dir / TASKS_FILE, Checkpoint(0, final_model, final_state).tasks_path)
+        shutil.copyfile(run_dir / TASKS_FILE, final.tasks_path)
     _write_state(
-        final_state, {"num_timesteps": int(model.num_timesteps), "task_states": env.env_method("get_task_state")}
+        final.state_path, {"num_timesteps": int(model.num_timesteps), "task_states": env.env_method("get_task_state")}
     )
     env.close()
     seconds = time.perf_counter() - start
@@ -346,6 +335,49 @@ def train(
     }
     done_path.write_text(json.dumps(done) + "\n")
     return run_dir
+
+
+def _final_checkpoint(run_dir: Path) -> Checkpoint:
+    """The end of a finished run as a checkpoint (``model.zip`` + ``checkpoints/final.pkl``), for extending it."""
+    state_path = run_dir / CHECKPOINT_DIR / FINAL_STATE
+    steps = _read_state(state_path)["num_timesteps"] if state_path.is_file() else -1
+    return Checkpoint(steps, run_dir / MODEL_FILE, state_path)
+
+
+def _clear_run_outputs(run_dir: Path) -> None:
+    """Remove what a run writes, before starting it from step 0 (the config stays)."""
+    for name in (*STEP_LOGS, TASKS_FILE, MODEL_FILE):
+        (run_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / TB_DIR, ignore_errors=True)
+    shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
+
+
+def _load_newest_checkpoint(config: Mapping[str, Any], run_dir: Path, env: VecEnv) -> BaseAlgorithm | None:
+    """The model at the newest checkpoint (or at the end of a finished run that is extended), with the envs' task
+    state restored and the logs cut back to that step; None when the run has no checkpoint."""
+    candidates = list_checkpoints(run_dir)
+    final = _final_checkpoint(run_dir)
+    if final.steps >= 0 and final.model_path.is_file():
+        candidates.append(final)
+    if not candidates:
+        return None
+    ckpt = max(candidates, key=lambda c: c.steps)
+    state = _read_state(ckpt.state_path)
+    model = resolve_algorithm(config["algorithm"]).load(ckpt.model_path, env=env, device=config.get("device", "auto"))
+    if model.num_timesteps != state["num_timesteps"]:
+        raise RuntimeError(f"{ckpt.model_path} is at {model.num_timesteps} steps, {ckpt.state_path} at {state}")
+    for index, task_state in enumerate(state["task_states"]):
+        env.env_method("set_task_state", task_state, indices=[index])
+    _truncate_logs(run_dir, model.num_timesteps)
+    if ckpt.tasks_path.is_file():
+        shutil.copyfile(ckpt.tasks_path, run_dir / TASKS_FILE)
+    else:
+        (run_dir / TASKS_FILE).unlink(missing_ok=True)
+    # SB3 saved the last observation of the interrupted run; the envs are new, so fresh episodes start here.
+    env.seed(int(config["seed"]) + model.num_timesteps)
+    model._last_obs = env.reset()  # type: ignore[assignment]
+    model._last_episode_starts = np.ones((env.num_envs,), dtype=bool)
+    return model
 
 
 def _read_state(path: Path) -> dict[str, Any]:

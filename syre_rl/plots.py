@@ -156,26 +156,33 @@ def _mark_switches(ax: plt.Axes, switches: Sequence[int]) -> None:
 def _band(ax: plt.Axes, x: np.ndarray, curves: list[np.ndarray], agent: str, n: int) -> None:
     mean, low, high = mean_and_ci(np.stack(curves))
     color = agent_color(agent)
-    ax.plot(x, mean, color=color, label=f"{agent} (n={n})", linewidth=1.4)
+    marker = "o" if len(x) < 20 else None  # a few points would not show as a line
+    ax.plot(x, mean, color=color, label=f"{agent} (n={n})", linewidth=1.4, marker=marker, markersize=3)
     ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
 
 
 def plot_returns(runs: pd.DataFrame, out_dir: Path, n_bins: int = 60) -> list[Path]:
     """Episode return against environment steps, one panel per scenario."""
     scenarios = sorted(runs["scenario"].unique())
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(5.5 * len(scenarios), 3.8), squeeze=False)
-    for ax, scenario in zip(axes[0], scenarios):
+    ncols = min(3, len(scenarios))
+    nrows = -(-len(scenarios) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.5 * ncols, 3.8 * nrows), squeeze=False)
+    for ax in axes.flat[len(scenarios) :]:
+        ax.set_visible(False)
+    for ax, scenario in zip(axes.flat, scenarios):
         group = runs[runs["scenario"] == scenario]
         edges = np.linspace(0, group["total_steps"].max(), n_bins + 1)
         centres = (edges[:-1] + edges[1:]) / 2
         for agent, agent_runs in group.groupby("agent", sort=True):
-            curves = []
+            curves, ends = [], []
             for run_dir in agent_runs["run_dir"]:
                 episodes = _read(run_dir, "episodes.csv")
                 if episodes is not None:
                     curves.append(binned_curve(episodes["timesteps"].to_numpy(), episodes["return"].to_numpy(), edges))
+                    ends.append(episodes["timesteps"].max())
             if curves:
-                _band(ax, centres, curves, agent, len(curves))
+                shown = edges[:-1] <= min(ends)  # a run still in progress is drawn up to where all its seeds are
+                _band(ax, centres[shown], [c[shown] for c in curves], agent, len(curves))
         _mark_switches(ax, task_switches(group["run_dir"].iloc[0]))
         ax.set_title(scenario)
         ax.set_xlabel("environment steps")
@@ -211,9 +218,13 @@ def plot_metrics(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path]
     panels = [label for label, _ in METRIC_PANELS if label in data]
     if not panels:
         return []
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
     switches = task_switches(group["run_dir"].iloc[0])
-    for ax, label in zip(axes[0], panels):
+    for ax, label in zip(axes.flat, panels):
         for agent in sorted(data[label]):
             curves = data[label][agent]
             steps = sorted(set.intersection(*(set(c.index) for c in curves)))
@@ -247,7 +258,7 @@ def plot_relative(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path
         return []
     n_tasks = max(len(t) for t in per_agent.values())
     width = 0.8 / len(per_agent)
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * n_tasks * len(per_agent) + 2), 3.6))
+    fig, ax = plt.subplots(figsize=(min(11.0, max(5.0, 0.3 * n_tasks * len(per_agent) + 2)), 3.6))
     for i, (agent, table) in enumerate(sorted(per_agent.items())):
         table = table.dropna()
         if table.empty:

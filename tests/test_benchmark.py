@@ -91,7 +91,7 @@ def test_interrupted_benchmark_resumes_and_completes(tmp_path: Path) -> None:
         str(REPO / "scripts" / "benchmark.py"),
         "--agents", "ppo", "syre_ppo",
         "--envs", "relabelled_bandit",
-        "--seeds", "0", "1",
+        "--seeds", "2",
         "--steps", str(STEPS),
         "--workers", "1",
         "--reference", "none",

@@ -157,3 +157,24 @@ def test_policy_kwargs_strings_become_classes() -> None:
     assert built["optimizer_class"].__name__ == "AdamW"
     assert built["features_extractor_class"] is nn.Flatten
     assert built["net_arch"] == [4]
+
+
+def test_recipe_dir_prefers_the_copy_shipped_in_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import syre_rl.recipes as recipes
+
+    (tmp_path / "site" / "syre_rl" / "_recipes" / "agents").mkdir(parents=True)
+    monkeypatch.setattr(recipes, "__file__", str(tmp_path / "site" / "syre_rl" / "recipes.py"))
+    assert recipe_dir("agents") == tmp_path / "site" / "syre_rl" / "_recipes" / "agents"
+    with pytest.raises(FileNotFoundError, match="no envs recipe folder"):
+        recipe_dir("envs")
+
+
+def test_every_shipped_scenario_resolves_with_every_algorithm() -> None:
+    from syre_rl.nonstationary.scenarios import list_scenarios
+
+    scenarios = list_scenarios()
+    assert {"relabelled_bandit", "permuted_cartpole", "slippery_ant"} <= set(scenarios)
+    for name in scenarios:
+        for agent in ("ppo", "syre_ppo"):
+            config = resolve_config(agent, name)
+            assert config["scenario"] == name and config["total_steps"] >= 1 and config["n_envs"] >= 1

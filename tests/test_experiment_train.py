@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from syre_rl.experiment import RunExistsError, list_checkpoints, train
 from syre_rl.recipes import resolve_config
 
+# Torch device of these runs; the same tests run on a GPU with SYRE_RL_TEST_DEVICE=cuda.
+DEVICE = os.environ.get("SYRE_RL_TEST_DEVICE", "cpu")
 # Relabelled bandit, 4 envs, a task every 512 steps, a rollout (and a checkpoint) every 256 steps.
 TINY = [
     "scenario.schedule.steps_per_task=512",
@@ -28,7 +31,7 @@ TINY = [
 
 
 def tiny_config(agent: str = "syre_ppo", steps: int = 2048, seed: int = 0) -> dict:
-    return resolve_config(agent, "relabelled_bandit", seed=seed, overrides=TINY, total_steps=steps, device="cpu")
+    return resolve_config(agent, "relabelled_bandit", seed=seed, overrides=TINY, total_steps=steps, device=DEVICE)
 
 
 class Interrupt(BaseCallback):
@@ -71,12 +74,18 @@ def test_existing_run_folder_is_refused_unless_resumed_or_overwritten(tmp_path: 
     assert (run_dir / "done").read_text() == done
     with pytest.raises(ValueError, match=r"different config: \['hyperparameters'\]"):
         train(
-            resolve_config("syre_ppo", "relabelled_bandit", overrides=[*TINY, "n_epochs=2"], total_steps=256),
+            resolve_config(
+                "syre_ppo", "relabelled_bandit", overrides=[*TINY, "n_epochs=2"], total_steps=256, device=DEVICE
+            ),
             run_dir,
             resume=True,
         )
     train(config, run_dir, overwrite=True)
     assert json.loads((run_dir / "done").read_text())["finished"]
+    # A finished run resumed with a larger budget continues from its final model.
+    train(tiny_config(steps=512), run_dir, resume=True)
+    assert json.loads((run_dir / "done").read_text())["num_timesteps"] == 512
+    assert pd.read_csv(run_dir / "episodes.csv").groupby("timesteps").size().index.tolist() == list(range(4, 513, 4))
 
 
 def test_resume_continues_tasks_and_episodes_without_gaps_or_duplicates(tmp_path: Path) -> None:
@@ -108,3 +117,15 @@ def test_resume_continues_tasks_and_episodes_without_gaps_or_duplicates(tmp_path
     metrics = pd.read_csv(run_dir / "metrics.csv")
     assert not metrics.duplicated(["timesteps", "network", "layer", "metric"]).any()
     assert json.loads((run_dir / "done").read_text())["num_timesteps"] == 2048
+
+
+def test_logs_are_cut_back_to_the_checkpoint_byte_for_byte(tmp_path: Path) -> None:
+    from syre_rl.experiment import _truncate_log
+
+    path = tmp_path / "episodes.csv"
+    kept = "timesteps,task_id,return,length\n4,0,1.0,1\n8,0,0.10000000000000001,1\n"
+    path.write_text(kept + "12,1,0.0,1\n1")  # "1" is a row cut short by a kill
+    _truncate_log(path, 8)
+    assert path.read_text() == kept
+    _truncate_log(path, 100)  # nothing to cut
+    assert path.read_text() == kept

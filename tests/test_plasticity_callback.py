@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from stable_baselines3 import PPO
+from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.env_util import make_vec_env
 
 from syre_rl import SyrePPO
@@ -161,6 +161,58 @@ def test_resume_appends_and_killed_run_is_summarised_from_episodes(tmp_path):
     summary = task_summary(tmp_path)
     assert list(summary["task_id"]) == [0, 1, 2]
     assert np.isfinite(summary["final_return"]).all()
+
+
+def test_env_without_task_info_is_task_zero(tmp_path):
+    model = PPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), n_steps=32, batch_size=32, n_epochs=1)
+    callback = PlasticityCallback(tmp_path, every_n_rollouts=2, probe_steps=2)
+    model.learn(4 * 64, callback=callback)
+    assert callback.cadence == 2
+    assert {r["task_id"] for r in _read(tmp_path / "metrics.csv")} == {"0"}
+    tasks = _read(tmp_path / "tasks.csv")
+    assert len(tasks) == 1 and int(tasks[0]["steps"]) == 256
+    assert callback.overhead_seconds > 0
+
+
+class _DictEnv(gym.Env):
+    """Dict observations (a Box and a Discrete); reward 1 for the action matching the parity of the discrete part."""
+
+    observation_space = gym.spaces.Dict(
+        {"pos": gym.spaces.Box(-1, 1, (3,), np.float32), "mode": gym.spaces.Discrete(3)}
+    )
+    action_space = gym.spaces.Discrete(2)
+
+    def _obs(self):
+        return {"pos": self.np_random.uniform(-1, 1, 3).astype(np.float32), "mode": int(self.np_random.integers(3))}
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.last = 0, self._obs()
+        return self.last, {}
+
+    def step(self, action):
+        reward = float(action == self.last["mode"] % 2)
+        self.t, self.last = self.t + 1, self._obs()
+        return self.last, reward, self.t >= 10, False, {}
+
+
+def test_dict_observations(tmp_path):
+    model = PPO("MultiInputPolicy", make_vec_env(_DictEnv, n_envs=2, seed=0), n_steps=32, batch_size=32, n_epochs=1)
+    model.learn(128, callback=PlasticityCallback(tmp_path, every_n_rollouts=1, probe_steps=2))
+    metrics = _read(tmp_path / "metrics.csv")
+    assert {"srank", "probe_loss_reduction", "collapsed"} <= {r["metric"] for r in metrics}
+    assert all(math.isfinite(float(r["value"])) for r in metrics)
+
+
+def test_off_policy_agent_is_measured_on_replay_samples(tmp_path):
+    model = DQN("MlpPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=0), learning_starts=0, seed=0)
+    callback = PlasticityCallback(tmp_path)
+    model.learn(200, callback=callback)
+    assert callback.cadence == 2048 // 4  # DQN trains every 4 steps
+    metrics = _read(tmp_path / "metrics.csv")
+    assert {("q_net", "srank"), ("q_net", "weight_rms"), ("all", "grad_norm")} <= {
+        (r["network"], r["metric"]) for r in metrics
+    }
 
 
 @pytest.mark.parametrize(

@@ -83,11 +83,12 @@ def _check_int(name: str, value: Any, low: int) -> int:
 class _FeaturePath(nn.Module):
     """The actor's or critic's path from preprocessed observations to its last hidden features (for the probe)."""
 
-    def __init__(self, policy: nn.Module, network: str) -> None:
+    def __init__(self, policy: Any, network: str) -> None:
         super().__init__()
         self.network = network
-        self.features_extractor = policy.pi_features_extractor if network == "actor" else policy.vf_features_extractor
-        self.mlp_extractor = policy.mlp_extractor
+        extractor = policy.pi_features_extractor if network == "actor" else policy.vf_features_extractor
+        self.features_extractor: Any = extractor
+        self.mlp_extractor: Any = policy.mlp_extractor
 
     def forward(self, obs: Any) -> torch.Tensor:
         features = self.features_extractor(obs)
@@ -171,11 +172,11 @@ class PlasticityCallback(BaseCallback):
             raise ValueError(f"final_fraction must be a number in (0, 1], got {final_fraction!r}")
         self.final_fraction = float(final_fraction)
         self.seed = int(seed)
-        #: Wall time spent measuring, in seconds (the callback's own cost, episode bookkeeping excluded).
+        #: Wall time spent inside the callback, in seconds: measurements, per-step bookkeeping, gradient-norm hooks.
         self.overhead_seconds = 0.0
         self.n_measurements = 0
         #: Rollouts between measurements, resolved at the start of training.
-        self.cadence = DEFAULT_EVERY_N_ROLLOUTS if every_n_rollouts is None else self.every_n_rollouts
+        self.cadence: int = DEFAULT_EVERY_N_ROLLOUTS if every_n_rollouts is None else every_n_rollouts
         self._rng = np.random.default_rng(self.seed)
         self._metrics = CsvAppender(self.log_dir / METRICS_FILE, METRICS_COLUMNS)
         self._episodes_file = CsvAppender(self.log_dir / EPISODES_FILE, EPISODES_COLUMNS)
@@ -217,7 +218,7 @@ class PlasticityCallback(BaseCallback):
                 weight, bias = layer.incoming()
                 in_scale = float(M.typical_norm(M.incoming_vectors(weight, bias).norm(dim=1)))
                 out = layer.outgoing()
-                out_scale = float(M.typical_norm(M.outgoing_norms(out, layer.n_units))) if out else None
+                out_scale = float(M.typical_norm(M.outgoing_norms(out, weight.shape[0]))) if out else None
                 self._init_scales[layer.name] = (in_scale, out_scale)
         n_envs = self.training_env.num_envs if self.training_env is not None else 1
         self.cadence = self._default_cadence(n_envs) if self.every_n_rollouts is None else self.every_n_rollouts
@@ -256,10 +257,16 @@ class PlasticityCallback(BaseCallback):
 
     # ------------------------------------------------------------------------------------------------ every step
     def _on_step(self) -> bool:
+        start = time.perf_counter()
+        self._track_step()
+        self.overhead_seconds += time.perf_counter() - start
+        return True
+
+    def _track_step(self) -> None:
         # Runs on every env step: kept to a few dict operations in the common case.
         infos = self.locals.get("infos")
         if not infos:
-            return True
+            return
         t = self.num_timesteps
         task_ids = [info.get("task_id", 0) for info in infos]
         first = task_ids[0]
@@ -280,7 +287,6 @@ class PlasticityCallback(BaseCallback):
         dones = self.locals.get("dones")
         if dones is not None and dones.any():
             self._end_episodes(np.flatnonzero(dones), infos, task_ids, t)
-        return True
 
     def _count_steps(self, task_id: int, n: int, t: int, info: dict[str, Any]) -> None:
         progress = self._progress.get(task_id)
@@ -340,7 +346,7 @@ class PlasticityCallback(BaseCallback):
 
     def _measure(self, probe: bool) -> None:
         obs = self._observations()
-        policy = self.model.policy
+        policy: Any = self.model.policy
         rows: list[tuple[str, str, str, Any]] = []  # network, layer, metric, value (float or 0-dim tensor)
         if obs is not None and self._actor_critic:
             with torch.no_grad(), capture_activations(self._hidden) as acts:
@@ -458,12 +464,15 @@ class PlasticityCallback(BaseCallback):
         self._grad_stamp = (self.num_timesteps, self._task_id)
 
     def _add_grad(self, network: str, param: torch.Tensor) -> None:
+        start = time.perf_counter()
         if param.grad is not None:
             self._grad_parts[network].append(torch.linalg.vector_norm(param.grad.detach()))
+        self.overhead_seconds += time.perf_counter() - start
 
     def _close_minibatch(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if not self._grad_parts:
             return
+        start = time.perf_counter()
         everything = []
         for network, parts in self._grad_parts.items():
             stacked = torch.stack(parts)
@@ -471,6 +480,7 @@ class PlasticityCallback(BaseCallback):
             everything.append(stacked)
         self._grad_norms["all"].append(torch.linalg.vector_norm(torch.cat(everything)))
         self._grad_parts = defaultdict(list)
+        self.overhead_seconds += time.perf_counter() - start
 
     def _flush_grad_norms(self) -> None:
         for handle in self._grad_handles:

@@ -67,6 +67,13 @@ def is_weight_layer(module: nn.Module) -> bool:
     return isinstance(module, WEIGHT_TYPES)
 
 
+def _weight(module: nn.Module) -> torch.Tensor:
+    weight = getattr(module, "weight", None)
+    if not isinstance(weight, torch.Tensor):
+        raise ValueError(f"{type(module).__name__} has no weight tensor")
+    return weight
+
+
 @dataclass(eq=False)
 class WeightLayer:
     """A ``nn.Linear`` or convolution of the network, tagged with the network (actor/critic/shared/...) using it."""
@@ -106,20 +113,20 @@ class HiddenLayer:
     @property
     def n_units(self) -> int | None:
         """Number of units (output features or channels of ``in_layer``), None without ``in_layer``."""
-        return None if self.in_layer is None else int(self.in_layer.weight.shape[0])
+        return None if self.in_layer is None else int(_weight(self.in_layer).shape[0])
 
     def incoming(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(weight, bias)`` of ``in_layer``: unit ``i`` owns ``weight[i]`` and ``bias[i]``."""
         if self.in_layer is None:
             raise ValueError(f"hidden layer {self.name!r} has no producing weight layer")
-        return self.in_layer.weight, getattr(self.in_layer, "bias", None)
+        return _weight(self.in_layer), getattr(self.in_layer, "bias", None)
 
     def outgoing(self) -> list[torch.Tensor]:
         """Each consumer's weight viewed as ``(out, n_units, -1)``: unit ``i`` owns ``view[:, i]`` (shares storage)."""
         n = self.n_units
         if n is None:
             return []
-        return [layer.weight.view(layer.weight.shape[0], n, -1) for layer in self.out_layers]
+        return [_weight(layer).view(_weight(layer).shape[0], n, -1) for layer in self.out_layers]
 
 
 # ---------------------------------------------------------------------------------------------------- tracing
@@ -178,7 +185,7 @@ def _chains(calls: list[tuple[str, int | None]], modules: dict[str, nn.Module]) 
             before = [j for j in weights if j < i]
             after = [j for j in weights if j > i]
             in_name = names[before[-1]] if before else None
-            if in_name is not None and modules[in_name].weight.shape[0] != dims.get(name):
+            if in_name is not None and _weight(modules[in_name]).shape[0] != dims.get(name):
                 in_name = None
             chains.append((name, in_name, names[after[0]] if after else None))
     else:
@@ -191,7 +198,7 @@ def _chains(calls: list[tuple[str, int | None]], modules: dict[str, nn.Module]) 
 def _static_calls(model: nn.Module) -> list[tuple[str, int | None]]:
     calls = []
     for name, module in _tracked_modules(model).items():
-        dim = int(module.weight.shape[0]) if is_weight_layer(module) else None
+        dim = int(_weight(module).shape[0]) if is_weight_layer(module) else None
         calls.append((name, dim))
     # Without a trace an activation's width is that of the weight layer before it.
     last = None
@@ -203,7 +210,7 @@ def _static_calls(model: nn.Module) -> list[tuple[str, int | None]]:
     return calls
 
 
-def _paths(model: nn.Module, example_input: Any) -> dict[str, list[tuple[str, int | None]]]:
+def _paths(model: Any, example_input: Any) -> dict[str, list[tuple[str, int | None]]]:
     if _is_actor_critic(model):
         if example_input is None:
             # A seeded copy of the space, so that tracing leaves the model's own random streams untouched.
@@ -257,7 +264,7 @@ def find_layers(model: nn.Module, example_input: Any = None) -> tuple[list[Hidde
             networks.setdefault(name, set()).add(network)
             n = layer.n_units
             if out_name is not None and out_name not in layer.out_names and n is not None:
-                weight = modules[out_name].weight
+                weight = _weight(modules[out_name])
                 if weight.dim() >= 2 and weight.shape[1] % n == 0:
                     layer.out_layers.append(modules[out_name])
                     layer.out_names.append(out_name)

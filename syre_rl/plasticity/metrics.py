@@ -4,8 +4,8 @@ Conventions
     ``h`` is a batch of one hidden layer's activations, shape ``(batch, units)`` for dense layers or
     ``(batch, channels, *spatial)`` for convolutional ones. A *unit* is a neuron of a dense layer or a channel of a
     convolutional layer; unit statistics of conv layers average over the spatial positions first (as ReDo does).
-    Scalar results are returned as 0-dim float tensors on the input's device, so a caller can compute many of them
-    and synchronise once.
+    Activation and weight metrics return 0-dim float tensors on the input's device, so a caller can compute many of
+    them and synchronise once; the probe and the collapse statistics, which synchronise anyway, return floats.
 
 Sources
     tau-dormant ratio: Sokar et al. 2023 (ReDo). Dead units: Dohare et al. 2024 (continual backprop). srank: Kumar et
