@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from syre_rl.experiment import CONFIG_FILE, DONE_FILE, ERROR_FILE, is_done
 from syre_rl.recipes import list_agents, resolve_config
+from syre_rl.run_folder import ERROR_FILE, find_runs, is_done
 
 Backend = Literal["local", "ray"]
 BACKENDS: tuple[str, ...] = ("local", "ray")
@@ -275,25 +275,6 @@ def _record_plan(specs: Sequence[RunSpec], root: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------- summary
-
-
-def find_runs(roots: str | Path | Iterable[str | Path]) -> pd.DataFrame:
-    """Run folders under one or more benchmark folders: columns run_dir, scenario, agent, seed, done."""
-    roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
-    rows = []
-    for root in roots:
-        for config_path in sorted(Path(root).rglob(CONFIG_FILE)):
-            config = yaml.safe_load(config_path.read_text())
-            rows.append(
-                {
-                    "run_dir": config_path.parent,
-                    "scenario": config["scenario"],
-                    "agent": config["agent"],
-                    "seed": int(config["seed"]),
-                    "done": (config_path.parent / DONE_FILE).is_file(),
-                }
-            )
-    return pd.DataFrame(rows, columns=["run_dir", "scenario", "agent", "seed", "done"])
 
 
 def last_metric_value(metrics: pd.DataFrame, name: str) -> float:

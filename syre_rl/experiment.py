@@ -40,17 +40,18 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from syre_rl.recipes import build_policy_kwargs, resolve_algorithm, resolve_policy
+from syre_rl.run_folder import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    DONE_FILE,
+    ERROR_FILE,
+    FINAL_STATE,
+    MODEL_FILE,
+    STEP_LOGS,
+    TASKS_FILE,
+    TB_DIR,
+)
 
-CONFIG_FILE = "config.yaml"
-DONE_FILE = "done"
-ERROR_FILE = "error.txt"
-MODEL_FILE = "model.zip"
-TASKS_FILE = "tasks.csv"
-FINAL_STATE = "final.pkl"
-CHECKPOINT_DIR = "checkpoints"
-TB_DIR = "tb"
-# Logs written during training, with a ``timesteps`` column, truncated to the checkpoint on resume.
-STEP_LOGS = ("metrics.csv", "episodes.csv")
 # Keys of the resolved config that may differ when a run is resumed.
 RESUMABLE_CHANGES = frozenset({"device", "total_steps", "overrides"})
 
@@ -81,11 +82,6 @@ class Checkpoint:
 def default_run_dir(config: Mapping[str, Any], root: str | Path = "runs") -> Path:
     """``root/<scenario>/<agent>/seed_<seed>``."""
     return Path(root) / config["scenario"] / config["agent"] / f"seed_{config['seed']}"
-
-
-def is_done(run_dir: str | Path) -> bool:
-    """Whether the run folder holds a finished run (its ``done`` marker exists)."""
-    return (Path(run_dir) / DONE_FILE).is_file()
 
 
 def load_config(run_dir: str | Path) -> dict[str, Any]:

@@ -26,8 +26,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import yaml
 from scipy.stats import bootstrap
+
+from syre_rl.run_folder import find_runs
 
 # Fixed colours of the agents the package ships (colour-blind-safe Okabe-Ito palette first), others by name hash.
 AGENT_COLORS: dict[str, str] = {
@@ -61,24 +62,12 @@ def agent_color(agent: str) -> str:
 
 
 def load_runs(roots: str | Path | Iterable[str | Path]) -> pd.DataFrame:
-    """Runs found under benchmark or run folders: columns run_dir, scenario, agent, seed, total_steps."""
-    roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
-    rows = []
-    for root in roots:
-        for path in sorted(Path(root).rglob("config.yaml")):
-            config = yaml.safe_load(path.read_text())
-            rows.append(
-                {
-                    "run_dir": path.parent,
-                    "scenario": config["scenario"],
-                    "agent": config["agent"],
-                    "seed": int(config["seed"]),
-                    "total_steps": int(config["total_steps"]),
-                }
-            )
-    if not rows:
+    """Runs found under benchmark or run folders (see :func:`syre_rl.run_folder.find_runs`); error if none."""
+    runs = find_runs(roots)
+    if runs.empty:
+        roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
         raise ValueError(f"no run folders (with a config.yaml) under {[str(r) for r in roots]}")
-    return pd.DataFrame(rows)
+    return runs
 
 
 def _read(run_dir: Path, name: str) -> pd.DataFrame | None:

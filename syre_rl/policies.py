@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import CombinedExtractor, NatureCNN
@@ -32,6 +33,19 @@ SYRE_POLICY_KWARGS = (
     "syre_seed",
     "syre_exclude",
 )
+
+
+def reject_optimizer_weight_decay(optimizer: th.optim.Optimizer, setting: str) -> None:
+    """Refuse an optimizer that decays toward 0 by itself (e.g. AdamW's default), on top of an anchored decay.
+
+    :param setting: the argument to use instead, named in the error.
+    """
+    for group in optimizer.param_groups:
+        if group.get("weight_decay", 0.0):
+            raise ValueError(
+                f"optimizer weight_decay={group['weight_decay']!r} would decay the weights toward 0 on top of the "
+                f"anchored decay; set {setting} instead and leave the optimizer's weight_decay at 0"
+            )
 
 
 class SyreActorCriticPolicy(ActorCriticPolicy):
@@ -65,12 +79,7 @@ class SyreActorCriticPolicy(ActorCriticPolicy):
         **kwargs: Any,
     ) -> None:
         super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)
-        for group in self.optimizer.param_groups:
-            if group.get("weight_decay", 0.0):
-                raise ValueError(
-                    f"optimizer weight_decay={group['weight_decay']!r} would decay the weights toward 0 on top of "
-                    "syre's decay toward theta_0; set syre_weight_decay instead and leave the optimizer's at 0"
-                )
+        reject_optimizer_weight_decay(self.optimizer, "syre_weight_decay")
         self.syre_settings: dict[str, Any] = dict(
             syre_weight_decay=syre_weight_decay,
             syre_sigma_scale=syre_sigma_scale,

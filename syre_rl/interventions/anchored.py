@@ -21,6 +21,7 @@ from stable_baselines3.common.torch_layers import CombinedExtractor, NatureCNN
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
+from syre_rl.policies import reject_optimizer_weight_decay
 from syre_rl.syre import DECAY_MODES, AnchoredDecay, DecayMode, select_parameters
 
 AnchorKind = Literal["zero", "init"]
@@ -81,12 +82,7 @@ class AnchoredDecayActorCriticPolicy(ActorCriticPolicy):
         **kwargs: Any,
     ) -> None:
         super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)
-        for group in self.optimizer.param_groups:
-            if group.get("weight_decay", 0.0):
-                raise ValueError(
-                    f"optimizer weight_decay={group['weight_decay']!r} would add a second decay toward 0; set "
-                    "decay_weight_decay instead and leave the optimizer's at 0"
-                )
+        reject_optimizer_weight_decay(self.optimizer, "decay_weight_decay")
         self.decay_settings: dict[str, Any] = dict(
             decay_anchor=decay_anchor,
             decay_weight_decay=decay_weight_decay,
