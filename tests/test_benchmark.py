@@ -52,7 +52,7 @@ def test_plan_grid_adds_the_reference_and_checks_names() -> None:
     assert specs[0].run_dir("bench") == Path("bench/relabelled_bandit/ppo/seed_0")
     with pytest.raises(ValueError, match=r"unknown agent 'nope'.*available"):
         tiny_grid(["nope"], [0])
-    with pytest.raises(ValueError, match=r"Unknown scenario 'nowhere'; available"):
+    with pytest.raises(ValueError, match=r"unknown scenario 'nowhere'; available"):
         plan_grid(["ppo"], ["nowhere"], [0])
 
 

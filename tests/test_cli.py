@@ -75,7 +75,7 @@ def test_unknown_agent_lists_agents(capsys: pytest.CaptureFixture) -> None:
 
 def test_unknown_scenario_lists_scenarios(capsys: pytest.CaptureFixture) -> None:
     err = fails(capsys, "train", ["--agent", "ppo", "--env", "bandit"])
-    assert "Unknown scenario 'bandit'" in err and "'relabelled_bandit'" in err and "'permuted_cartpole'" in err
+    assert "unknown scenario 'bandit'" in err and "'relabelled_bandit'" in err and "'permuted_cartpole'" in err
 
 
 def test_unknown_set_key_lists_valid_keys(capsys: pytest.CaptureFixture) -> None:

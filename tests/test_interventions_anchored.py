@@ -83,7 +83,8 @@ def test_bad_settings_raise():
         _policy(decay_mode="sideways")
     with pytest.raises(ValueError, match="weight_decay"):
         _policy(decay_weight_decay=-1.0)
-    with pytest.raises(ValueError, match="would decay the weights toward 0 on top of the anchored decay; set decay_weight_decay"):
+    message = "would decay the weights toward 0 on top of the anchored decay; set decay_weight_decay"
+    with pytest.raises(ValueError, match=message):
         AnchoredDecayActorCriticPolicy(OBS, ACT, lambda _: LR, optimizer_kwargs={"weight_decay": 0.01})
 
 

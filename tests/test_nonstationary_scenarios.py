@@ -160,7 +160,7 @@ def test_missing_keys_and_unknown_names():
     del recipe["schedule"]
     with pytest.raises(ValueError, match=r"missing key\(s\) \['schedule'\]"):
         validate_recipe(recipe)
-    with pytest.raises(ValueError, match=r"Unknown scenario 'nope'; available: \["):
+    with pytest.raises(ValueError, match=r"unknown scenario 'nope'; available: \["):
         load_scenario("nope")
     bad = {**load_scenario("permuted_cartpole"), "base_env": "Pendulum-v1", "family": {"type": "action_permutation"}}
     make_scenario_env(bad, seed=0)  # Box actions are supported

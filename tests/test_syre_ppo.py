@@ -210,7 +210,6 @@ def test_trained_weights_deploy_into_plain_sb3_ppo(env_id: str) -> None:
     np.testing.assert_array_equal(plain.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
 
 
-@pytest.mark.slow
 def test_solves_cartpole_within_100k_steps() -> None:
     env = make_vec_env("CartPole-v1", n_envs=8, seed=0)
     model = SyrePPO(  # RL Zoo's CartPole hyperparameters for PPO

@@ -100,7 +100,7 @@ def load_scenario(name_or_path: str | Path) -> dict[str, Any]:
     if path.suffix not in (".yaml", ".yml"):
         path = scenario_dir() / f"{name_or_path}.yaml"
         if not path.is_file():
-            raise ValueError(f"Unknown scenario {str(name_or_path)!r}; available: {list_scenarios()}")
+            raise ValueError(f"unknown scenario {str(name_or_path)!r}; available: {list_scenarios()}")
     elif not path.is_file():
         raise ValueError(f"Scenario file {str(path)!r} does not exist")
     with open(path) as f:
