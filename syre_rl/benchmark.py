@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import yaml
 
 from syre_rl.recipes import list_agents, resolve_config
 from syre_rl.run_folder import ERROR_FILE, find_runs, is_done
+from syre_rl.statistics import mean_and_ci
 
 Backend = Literal["local", "ray"]
 BACKENDS: tuple[str, ...] = ("local", "ray")
@@ -328,28 +328,16 @@ def seed_statistics(values: Sequence[float], seed: int = 0) -> dict[str, float]:
     With one value the CI is NaN; with identical values it is that value.
     """
     from rliable.metrics import aggregate_iqm
-    from scipy.stats import bootstrap
 
     x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
     out = {"n": float(len(x)), "mean": np.nan, "ci_low": np.nan, "ci_high": np.nan, "iqm": np.nan}
     if len(x) == 0:
         return out
-    out["mean"] = float(x.mean())
     out["iqm"] = float(aggregate_iqm(x[:, None]))
-    if len(x) > 1 and np.ptp(x) == 0:
-        out["ci_low"] = out["ci_high"] = out["mean"]
-    elif len(x) > 1:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ci = bootstrap(
-                (x,),
-                np.mean,
-                confidence_level=0.95,
-                n_resamples=2000,
-                method="percentile",
-                rng=np.random.default_rng(seed),
-            ).confidence_interval
-        out["ci_low"], out["ci_high"] = float(ci.low), float(ci.high)
+    mean, low, high = mean_and_ci(x, n_resamples=2000, seed=seed)
+    out["mean"] = float(mean)
+    if len(x) > 1:
+        out["ci_low"], out["ci_high"] = float(low), float(high)
     return out
 
 

@@ -14,7 +14,6 @@ Each agent keeps one colour in every figure (:func:`agent_color`).
 
 from __future__ import annotations
 
-import warnings
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,9 +25,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy.stats import bootstrap
 
 from syre_rl.run_folder import find_runs
+from syre_rl.statistics import mean_and_ci
 
 # Fixed colours of the agents the package ships (colour-blind-safe Okabe-Ito palette first), others by name hash.
 AGENT_COLORS: dict[str, str] = {
@@ -76,31 +75,6 @@ def _read(run_dir: Path, name: str) -> pd.DataFrame | None:
         return None
     table = pd.read_csv(path)
     return table if not table.empty else None
-
-
-def mean_and_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean over axis 0 (seeds) and a 95% percentile-bootstrap interval per column; NaN-free input expected.
-
-    With a single seed the interval collapses to the mean.
-    """
-    values = np.asarray(values, dtype=float)
-    mean = values.mean(axis=0)
-    if values.shape[0] < 2 or np.all(np.ptp(values, axis=0) == 0):
-        return mean, mean, mean
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ci = bootstrap(
-            (values,),
-            np.mean,
-            axis=0,
-            confidence_level=0.95,
-            n_resamples=1000,
-            method="percentile",
-            rng=np.random.default_rng(0),
-        ).confidence_interval
-    low = np.where(np.isfinite(ci.low), ci.low, mean)
-    high = np.where(np.isfinite(ci.high), ci.high, mean)
-    return mean, low, high
 
 
 def binned_curve(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from syre_rl.plots import agent_color, binned_curve, mean_and_ci, plot_benchmark, task_switches
+from syre_rl.plots import agent_color, binned_curve, plot_benchmark, task_switches
+from syre_rl.statistics import mean_and_ci
 
 
 def fake_run(root: Path, agent: str, seed: int, scenario: str = "tiny", slope: float = 0.0) -> Path:
