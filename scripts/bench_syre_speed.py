@@ -7,7 +7,7 @@ SyrePPO / PPO, per pair, measured both per wall-clock second and per CPU second 
 reports the median, minimum and maximum of each, and writes every run to a CSV.
 
 Reproduce the README figure (2 CPU cores):
-    python scripts/bench_syre_speed.py --env CartPole-v1 --steps 50000 --seeds 0 1 2 3 4
+    python scripts/bench_syre_speed.py --env CartPole-v1 --steps 30000 --seeds 0 1 2 3 4 5
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = [r for r in results if r.status == "failed"]
     else:
         failed = []
-    summary = write_summary(args.out, reference="auto" if reference is None else reference)
+    summary = write_summary(args.out, reference=reference)
     print_table(summary)
     print(f"summary written to {args.out / 'summary.csv'}")
     if failed:

@@ -39,6 +39,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
+from syre_rl.plasticity.records import INIT_REFERENCE_FILE
 from syre_rl.recipes import build_policy_kwargs, resolve_algorithm, resolve_policy
 from syre_rl.run_folder import (
     CHECKPOINT_DIR,
@@ -53,7 +54,7 @@ from syre_rl.run_folder import (
 )
 
 # Keys of the resolved config that may differ when a run is resumed.
-RESUMABLE_CHANGES = frozenset({"device", "total_steps", "overrides"})
+RESUMABLE_CHANGES = frozenset({"device", "total_steps", "overrides", "checkpoint_every"})
 
 
 class RunExistsError(FileExistsError):
@@ -95,13 +96,27 @@ def _make_one_env(scenario: Mapping[str, Any], seed: int, n_envs: int, rank: int
     return Monitor(make_scenario_env(dict(scenario), seed=seed, n_envs=n_envs, rank=rank))
 
 
+class ScenarioVecEnv(DummyVecEnv):
+    """DummyVecEnv whose ``seed(s)`` gives sub-env ``r`` the reset seed ``env_seed(s, r)`` instead of SB3's ``s + r``,
+    so runs with neighbouring seeds do not share sub-env random streams."""
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        from syre_rl.nonstationary.scenarios import env_seed
+
+        if seed is None:
+            return super().seed(seed)
+        self._seeds = [env_seed(int(seed), rank) for rank in range(self.num_envs)]
+        return self._seeds
+
+
 def make_vec_env(config: Mapping[str, Any]) -> VecEnv:
-    """``n_envs`` wrapped scenario envs (each in a Monitor) in a DummyVecEnv; all follow the same task sequence."""
+    """``n_envs`` wrapped scenario envs (each in a Monitor) in a :class:`ScenarioVecEnv`; all follow the same task
+    sequence."""
     n_envs = int(config["n_envs"])
     fns = [
         partial(_make_one_env, config["scenario_recipe"], int(config["seed"]), n_envs, rank) for rank in range(n_envs)
     ]
-    return DummyVecEnv(fns)
+    return ScenarioVecEnv(fns)
 
 
 def build_model(config: Mapping[str, Any], env: VecEnv, run_dir: str | Path | None = None) -> BaseAlgorithm:
@@ -342,7 +357,7 @@ def _final_checkpoint(run_dir: Path) -> Checkpoint:
 
 def _clear_run_outputs(run_dir: Path) -> None:
     """Remove what a run writes, before starting it from step 0 (the config stays)."""
-    for name in (*STEP_LOGS, TASKS_FILE, MODEL_FILE):
+    for name in (*STEP_LOGS, TASKS_FILE, MODEL_FILE, INIT_REFERENCE_FILE):
         (run_dir / name).unlink(missing_ok=True)
     shutil.rmtree(run_dir / TB_DIR, ignore_errors=True)
     shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
@@ -370,7 +385,8 @@ def _load_newest_checkpoint(config: Mapping[str, Any], run_dir: Path, env: VecEn
     else:
         (run_dir / TASKS_FILE).unlink(missing_ok=True)
     # SB3 saved the last observation of the interrupted run; the envs are new, so fresh episodes start here.
-    env.seed(int(config["seed"]) + model.num_timesteps)
+    # Reseed the global generators too: SB3's load re-ran set_random_seed(seed), which would replay step 0's stream.
+    model.set_random_seed(int(config["seed"]) + model.num_timesteps)
     model._last_obs = env.reset()  # type: ignore[assignment]
     model._last_episode_starts = np.ones((env.num_envs,), dtype=bool)
     return model

@@ -359,6 +359,15 @@ def resolve_config(
         overrides = parse_overrides(overrides or [])
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    # scenario.* overrides change the recipe itself, before its hyperparameters, n_envs and steps are merged in.
+    scenario_overrides = {k: v for k, v in overrides.items() if k.startswith("scenario.")}
+    if scenario_overrides:
+        from syre_rl.nonstationary.scenarios import validate_recipe
+
+        scenario_recipe = copy.deepcopy(scenario_recipe)
+        for key, value in scenario_overrides.items():
+            _set_path(scenario_recipe, key.split(".")[1:], value, key)
+        scenario_recipe = validate_recipe(scenario_recipe)
 
     scenario_hp = dict(scenario_recipe.get("hyperparameters") or {})
     policy_kwargs = dict(scenario_recipe.get("policy_kwargs") or {})
@@ -385,11 +394,8 @@ def resolve_config(
         "scenario_recipe": scenario_recipe,
     }
     for key, value in overrides.items():
-        _apply_override(config, key, value)
-    if any(key.startswith("scenario.") for key in overrides):
-        from syre_rl.nonstationary.scenarios import validate_recipe
-
-        config["scenario_recipe"] = validate_recipe(config["scenario_recipe"])
+        if key not in scenario_overrides:
+            _apply_override(config, key, value)
     config["policy_kwargs"] = _coerce_numbers(config["policy_kwargs"])
     config["hyperparameters"] = _coerce_numbers(config["hyperparameters"])
     _check_config(config)
@@ -414,8 +420,6 @@ def _apply_override(config: dict[str, Any], key: str, value: Any) -> None:
         if rest not in _plasticity_keys():
             raise ValueError(f"unknown --set key {key!r}; valid keys: {valid_override_keys(config)}")
         config["plasticity"][rest] = value
-    elif head == "scenario" and rest:
-        _set_path(config["scenario_recipe"], rest.split("."), value, key)
     elif head == "interventions" and rest:
         index, _, name = rest.partition(".")
         if not index.isdigit() or int(index) >= len(config["interventions"]) or not name or name == "type":

@@ -178,3 +178,19 @@ def test_every_shipped_scenario_resolves_with_every_algorithm() -> None:
         for agent in ("ppo", "syre_ppo"):
             config = resolve_config(agent, name)
             assert config["scenario"] == name and config["total_steps"] >= 1 and config["n_envs"] >= 1
+
+
+def test_scenario_overrides_reach_the_training_settings():
+    config = resolve_config(
+        "ppo",
+        "permuted_cartpole",
+        overrides=[
+            "scenario.hyperparameters.learning_rate=1e-5",
+            "scenario.hyperparameters.policy_kwargs.net_arch=[8, 8]",
+            "scenario.n_envs=8",
+            "scenario.total_steps=40960",
+        ],
+    )
+    assert config["hyperparameters"]["learning_rate"] == 1e-5
+    assert config["policy_kwargs"]["net_arch"] == [8, 8]
+    assert (config["n_envs"], config["total_steps"]) == (8, 40960)

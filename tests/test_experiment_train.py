@@ -129,3 +129,36 @@ def test_logs_are_cut_back_to_the_checkpoint_byte_for_byte(tmp_path: Path) -> No
     assert path.read_text() == kept
     _truncate_log(path, 100)  # nothing to cut
     assert path.read_text() == kept
+
+
+def test_a_finished_run_extends_with_the_default_checkpoint_cadence(tmp_path: Path) -> None:
+    overrides = [o for o in TINY if not o.startswith("checkpoint_every")]
+    short = resolve_config("ppo", "relabelled_bandit", overrides=overrides, total_steps=1024, device=DEVICE)
+    longer = resolve_config("ppo", "relabelled_bandit", overrides=overrides, total_steps=2048, device=DEVICE)
+    assert short["checkpoint_every"] != longer["checkpoint_every"]
+    run_dir = train(short, tmp_path / "run")
+    train(longer, run_dir, resume=True)
+    assert json.loads((run_dir / "done").read_text())["num_timesteps"] == 2048
+
+
+def test_neighbouring_seeds_do_not_share_sub_env_streams() -> None:
+    from syre_rl.experiment import make_vec_env
+
+    seeds = {}
+    for seed in (0, 1):
+        env = make_vec_env(tiny_config(seed=seed))
+        seeds[seed] = env.seed(seed)
+    assert len(set(seeds[0]) | set(seeds[1])) == 8
+
+
+def test_resume_measures_distance_to_the_step_0_weights(tmp_path: Path) -> None:
+    config = tiny_config(agent="ppo", steps=1536)
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, run_dir, extra_callbacks=[Interrupt(at=800)])
+    reference = (run_dir / "plasticity_init.pt").read_bytes()
+    train(config, run_dir, resume=True)
+    assert (run_dir / "plasticity_init.pt").read_bytes() == reference
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    dist = metrics[(metrics.metric == "weight_dist_init")].groupby("timesteps")["value"].mean()
+    assert dist.loc[dist.index > 800].min() > 0  # not restarted from zero at the checkpoint

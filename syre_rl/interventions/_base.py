@@ -25,12 +25,21 @@ def check_count(name: str, value: Any, low: int = 0) -> int:
     return int(value)
 
 
+def count_rollouts(model: Any, num_timesteps: int, counted: int) -> int:
+    """Rollouts finished so far, at a rollout's end. On-policy algorithms derive it from the step count, so a resumed
+    run keeps the cadence of an uninterrupted one; others count calls (``counted + 1``)."""
+    n_steps, n_envs = getattr(model, "n_steps", None), getattr(model, "n_envs", None)
+    if isinstance(n_steps, int) and isinstance(n_envs, int) and n_steps > 0 and n_envs > 0:
+        return num_timesteps // (n_steps * n_envs)
+    return counted + 1
+
+
 class TaskSwitchDetector:
     """Tells whether a step's infos announce a new task (``info["task_switch"]`` of the non-stationary wrappers).
 
-    The start of the first task is not a switch: a flag seen on the first observed step, or one whose
-    ``info["task_id"]`` equals the task already running, is ignored. With a vector env every sub-env switches at
-    the same global step, so one step gives at most one switch.
+    Task ids of the wrappers only grow, so a switch is the first sight of a task id above every id seen so far:
+    sub-envs that reach the new task on later steps (schedules aligned to episode ends) do not count again. The start
+    of task 0 is not a switch; the first step seen after a resume is one when it opens a task other than 0.
     """
 
     def __init__(self) -> None:
@@ -41,9 +50,14 @@ class TaskSwitchDetector:
         switched = False
         for info in infos or ():
             task_id = info.get("task_id")
-            if info.get("task_switch") and self._seen and (task_id is None or task_id != self.task_id):
+            if task_id is None:  # a wrapper without task ids: trust its flag, except on the very first step
+                switched |= bool(info.get("task_switch")) and self._seen
+                continue
+            task_id = int(task_id)
+            new = self.task_id is None or task_id > self.task_id
+            if new and info.get("task_switch") and (self._seen or task_id != 0):
                 switched = True
-            if task_id is not None:
-                self.task_id = int(task_id)
+            if new:
+                self.task_id = task_id
         self._seen = True
         return switched

@@ -21,7 +21,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import obs_as_tensor
 
-from syre_rl.interventions._base import check_count, check_number
+from syre_rl.interventions._base import check_count, check_number, count_rollouts
 from syre_rl.interventions._init import fresh_module_parameters
 from syre_rl.interventions._units import UnitLayer, reinitialise_units, unit_activity, unit_layers
 from syre_rl.plasticity.capture import capture_activations
@@ -118,7 +118,7 @@ class ReDo(BaseCallback):
         return obs_as_tensor(flat, self.model.device)
 
     def _on_rollout_end(self) -> None:
-        self.n_rollouts += 1
+        self.n_rollouts = count_rollouts(self.model, self.num_timesteps, self.n_rollouts)
         if self.n_rollouts % self.every_n_rollouts:
             return
         recycled = recycle_dormant(self.model.policy, self._rollout_observations(), self.tau, self._layers)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
-from syre_rl.interventions._base import TaskSwitchDetector, check_count, check_number
+from syre_rl.interventions._base import TaskSwitchDetector, check_count, check_number, count_rollouts
 from syre_rl.interventions._init import fresh_parameters
 from syre_rl.syre import select_parameters
 
@@ -80,6 +80,6 @@ class ShrinkAndPerturb(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
-        self.n_rollouts += 1
+        self.n_rollouts = count_rollouts(self.model, self.num_timesteps, self.n_rollouts)
         if self.every_n_rollouts and self.n_rollouts % self.every_n_rollouts == 0:
             self.apply()

@@ -52,6 +52,7 @@ from syre_rl.plasticity.capture import HiddenLayer, WeightLayer, capture_activat
 from syre_rl.plasticity.records import (
     EPISODES_COLUMNS,
     EPISODES_FILE,
+    INIT_REFERENCE_FILE,
     METRICS_COLUMNS,
     METRICS_FILE,
     TASKS_FILE,
@@ -210,16 +211,28 @@ class PlasticityCallback(BaseCallback):
         policy = self.model.policy
         self._actor_critic = all(hasattr(policy, a) for a in ("get_distribution", "predict_values", "mlp_extractor"))
         self._hidden, self._weights = find_layers(policy)
-        with torch.no_grad():
-            self._init_weights = {w.name: [p.detach().clone() for p in w.parameters()] for w in self._weights}
-            for layer in self._hidden:
-                if layer.in_layer is None:
-                    continue
-                weight, bias = layer.incoming()
-                in_scale = float(M.typical_norm(M.incoming_vectors(weight, bias).norm(dim=1)))
-                out = layer.outgoing()
-                out_scale = float(M.typical_norm(M.outgoing_norms(out, weight.shape[0]))) if out else None
-                self._init_scales[layer.name] = (in_scale, out_scale)
+        init_path = self.log_dir / INIT_REFERENCE_FILE
+        if init_path.is_file():  # a resumed run: distances and collapse tolerances stay relative to step 0
+            saved = torch.load(init_path, map_location=policy.device, weights_only=True)
+            self._init_weights, self._init_scales = saved["weights"], saved["scales"]
+        else:
+            with torch.no_grad():
+                self._init_weights = {w.name: [p.detach().clone() for p in w.parameters()] for w in self._weights}
+                for layer in self._hidden:
+                    if layer.in_layer is None:
+                        continue
+                    weight, bias = layer.incoming()
+                    in_scale = float(M.typical_norm(M.incoming_vectors(weight, bias).norm(dim=1)))
+                    out = layer.outgoing()
+                    out_scale = float(M.typical_norm(M.outgoing_norms(out, weight.shape[0]))) if out else None
+                    self._init_scales[layer.name] = (in_scale, out_scale)
+            torch.save({"weights": self._init_weights, "scales": self._init_scales}, init_path)
+        n_steps = getattr(self.model, "n_steps", None)
+        if isinstance(n_steps, int) and getattr(self.model, "rollout_buffer", None) is not None:
+            # on-policy: rollouts follow from the step count, so a resumed run keeps the uninterrupted cadence
+            self._n_rollouts = self.num_timesteps // (n_steps * self.model.n_envs)
+        if self._progress:
+            self._task_id = max(self._progress)
         n_envs = self.training_env.num_envs if self.training_env is not None else 1
         self.cadence = self._default_cadence(n_envs) if self.every_n_rollouts is None else self.every_n_rollouts
         self._ep_return = np.zeros(n_envs)

@@ -24,6 +24,8 @@ METRICS_COLUMNS = ("timesteps", "task_id", "network", "layer", "metric", "value"
 EPISODES_COLUMNS = ("timesteps", "task_id", "return", "length")
 TASK_COLUMNS = ("steps", "n_episodes", "first_timestep", "last_timestep", "final_return", "auc", "best_return")
 METRICS_FILE, EPISODES_FILE, TASKS_FILE = "metrics.csv", "episodes.csv", "tasks.csv"
+# Weights and collapse scales at step 0, kept so that a resumed run measures against the same reference.
+INIT_REFERENCE_FILE = "plasticity_init.pt"
 
 
 class CsvAppender:

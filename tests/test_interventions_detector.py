@@ -1,0 +1,28 @@
+"""Task-switch detection shared by the reset and shrink-and-perturb callbacks."""
+
+from syre_rl.interventions._base import TaskSwitchDetector
+
+
+def infos(*task_ids: int, switch: tuple[int, ...] = ()) -> list[dict]:
+    return [{"task_id": t, "task_switch": i in switch} for i, t in enumerate(task_ids)]
+
+
+def test_sub_envs_reaching_the_new_task_at_different_steps_count_once() -> None:
+    detect = TaskSwitchDetector()
+    assert not detect(infos(0, 0, 0, switch=(0, 1, 2)))  # start of task 0
+    assert not detect(infos(0, 0, 0))
+    assert detect(infos(1, 0, 0, switch=(0,)))  # sub-env 0 ends its episode first
+    assert not detect(infos(1, 1, 0, switch=(1,)))  # the others follow: same switch
+    assert not detect(infos(1, 1, 1, switch=(2,)))
+    assert detect(infos(2, 1, 1, switch=(0,)))
+
+
+def test_first_step_after_a_resume_at_a_task_boundary_is_a_switch() -> None:
+    assert TaskSwitchDetector()(infos(3, 3, switch=(0, 1)))
+    assert not TaskSwitchDetector()(infos(3, 3))
+
+
+def test_flags_without_task_ids() -> None:
+    detect = TaskSwitchDetector()
+    assert not detect([{"task_switch": True}])
+    assert detect([{"task_switch": True}])
