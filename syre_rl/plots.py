@@ -213,7 +213,7 @@ def plot_relative(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path
             if tasks is None or "final_return" not in tasks:
                 continue
             returns = tasks.sort_values("task_id").set_index("task_id")["final_return"].astype(float)
-            if returns.iloc[0] != 0:
+            if returns.iloc[0] > 0:  # as in the summary: a ratio to a non-positive return means nothing
                 columns.append(returns / returns.iloc[0])
         if columns:
             per_agent[agent] = pd.concat(columns, axis=1)
