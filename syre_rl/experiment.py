@@ -272,10 +272,18 @@ def _prepare_run_dir(config: Mapping[str, Any], run_dir: Path, resume: bool, ove
             raise ValueError(
                 f"cannot resume {str(run_dir)!r} with a different config: {changes} differ from its {CONFIG_FILE}"
             )
+    if _finished_steps(run_dir) >= int(config["total_steps"]):
+        return load_config(run_dir)  # nothing left to train: the folder keeps the config it finished with
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
     (run_dir / ERROR_FILE).unlink(missing_ok=True)
     return config
+
+
+def _finished_steps(run_dir: Path) -> int:
+    """Steps of the finished run in ``run_dir`` (from its ``done`` marker), or -1."""
+    done_path = run_dir / DONE_FILE
+    return int(json.loads(done_path.read_text()).get("num_timesteps", 0)) if done_path.is_file() else -1
 
 
 def train(
@@ -300,12 +308,9 @@ def train(
     run_dir = Path(run_dir)
     config = _prepare_run_dir(config, run_dir, resume, overwrite)
     total = int(config["total_steps"])
-    done_path = run_dir / DONE_FILE
-    if done_path.is_file():
-        done = json.loads(done_path.read_text())
-        if int(done.get("num_timesteps", 0)) >= total:
-            return run_dir
-        done_path.unlink()
+    if _finished_steps(run_dir) >= total:
+        return run_dir
+    (run_dir / DONE_FILE).unlink(missing_ok=True)
 
     start = time.perf_counter()
     env = make_vec_env(config)
@@ -344,7 +349,7 @@ def train(
         "steps_per_second": round((model.num_timesteps - start_steps) / max(seconds, 1e-9), 1),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    done_path.write_text(json.dumps(done) + "\n")
+    (run_dir / DONE_FILE).write_text(json.dumps(done) + "\n")
     return run_dir
 
 

@@ -162,3 +162,10 @@ def test_resume_measures_distance_to_the_step_0_weights(tmp_path: Path) -> None:
     metrics = pd.read_csv(run_dir / "metrics.csv")
     dist = metrics[(metrics.metric == "weight_dist_init")].groupby("timesteps")["value"].mean()
     assert dist.loc[dist.index > 800].min() > 0  # not restarted from zero at the checkpoint
+
+
+def test_resuming_a_finished_run_with_fewer_steps_changes_nothing(tmp_path: Path) -> None:
+    run_dir = train(tiny_config(agent="ppo", steps=1024), tmp_path / "run")
+    before = {name: (run_dir / name).read_bytes() for name in ("config.yaml", "done", "episodes.csv")}
+    train(tiny_config(agent="ppo", steps=512), run_dir, resume=True)
+    assert {name: (run_dir / name).read_bytes() for name in before} == before
