@@ -44,6 +44,7 @@ Defaults and their sources
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 from collections.abc import Callable, Iterable, Sequence
@@ -147,10 +148,28 @@ class AnchoredDecay:
         Can be called for several optimizers (e.g. separate actor and critic optimizers); each then decays only
         the parameters it trains. Returns ``self``.
         """
-        self._handles.append(optimizer.register_step_pre_hook(lambda opt, args, kwargs: self.apply(opt)))
+        self._handles.append(optimizer.register_step_pre_hook(self._before_step))
         self._handles.append(optimizer.register_state_dict_post_hook(self._add_to_optimizer_state))
         self._handles.append(optimizer.register_load_state_dict_pre_hook(self._take_from_optimizer_state))
         return self
+
+    def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self.apply(optimizer)
+
+    def reattach(self, optimizer: torch.optim.Optimizer) -> AnchoredDecay:
+        """Attach to a copied or unpickled optimizer: torch copies and pickles optimizers without their hooks."""
+        self._handles = []
+        return self.attach(optimizer)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AnchoredDecay:
+        # A copy made together with its network must index the copied parameters; hooks are re-attached with
+        # reattach(), since torch drops optimizer hooks when copying an optimizer.
+        new = copy.copy(self)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            setattr(new, key, [] if key == "_handles" else copy.deepcopy(value, memo))
+        new._index = {id(param): i for i, param in enumerate(new.params)}
+        return new
 
     def detach(self) -> None:
         """Remove every hook installed by :meth:`attach`; the parameters keep their current values."""

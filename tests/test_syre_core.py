@@ -324,3 +324,22 @@ def test_bad_input_is_rejected_with_a_clear_message(kwargs: dict, message: str) 
 def test_no_parameters_is_rejected() -> None:
     with pytest.raises(ValueError, match="found no trainable parameters in ReLU"):
         apply_syre(nn.ReLU())
+
+
+def test_a_deep_copy_of_network_and_optimizer_keeps_decaying() -> None:
+    import copy
+
+    net = make_mlp()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    syre = apply_syre(net, weight_decay=1.0, seed=0, optimizer=opt)
+    bundle = copy.deepcopy({"net": net, "opt": opt, "syre": syre})
+    copy_net, copy_opt = bundle["net"], bundle["opt"]
+    bundle["syre"].reattach(copy_opt)  # torch copies optimizers without their hooks
+    for p in copy_net.parameters():
+        p.grad = torch.zeros_like(p)
+    expected = [p.detach() - 0.1 * (p.detach() - a) for p, a in zip(copy_net.parameters(), bundle["syre"].theta_0)]
+    original = [p.detach().clone() for p in net.parameters()]
+    copy_opt.step()
+    for p, e in zip(copy_net.parameters(), expected):
+        torch.testing.assert_close(p.detach(), e)
+    assert all(torch.equal(p, o) for p, o in zip(net.parameters(), original))  # the original is untouched

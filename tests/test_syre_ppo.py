@@ -247,3 +247,18 @@ def test_cuda_training_and_save_load(tmp_path: Path) -> None:
     assert all(torch.equal(a, b) for a, b in zip(model.policy.syre.theta_0, loaded.policy.syre.theta_0))
     on_cpu = SyrePPO.load(tmp_path / "m.zip", device="cpu")
     assert all(torch.equal(a.cpu(), b) for a, b in zip(model.policy.syre.theta_0, on_cpu.policy.syre.theta_0))
+
+
+def test_a_deep_copied_policy_keeps_its_decay() -> None:
+    import copy
+
+    model = SyrePPO("MlpPolicy", "CartPole-v1", seed=0, syre_weight_decay=1.0, **SMALL)
+    clone = copy.deepcopy(model.policy)
+    for p in clone.parameters():
+        p.grad = torch.zeros_like(p)
+    before = {n: p.detach().clone() for n, p in clone.named_parameters()}
+    original = {n: p.detach().clone() for n, p in model.policy.named_parameters()}
+    clone.optimizer.step()
+    name = "mlp_extractor.policy_net.0.weight"
+    assert not torch.equal(clone.state_dict()[name], before[name])  # the copy decays its own weights
+    assert all(torch.equal(p, original[n]) for n, p in model.policy.named_parameters())

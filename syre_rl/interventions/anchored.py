@@ -98,6 +98,10 @@ class AnchoredDecayActorCriticPolicy(ActorCriticPolicy):
             optimizer=self.optimizer,
         )
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.anchored_decay.reattach(self.optimizer)  # copy.deepcopy and pickle drop the optimizer's hooks
+
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(self.decay_settings)
