@@ -151,3 +151,13 @@ def test_ray_backend_runs_a_tiny_grid(tmp_path: Path) -> None:
     finally:
         ray.shutdown()
     assert len(summarize(tmp_path)) == 2 * 6
+
+
+def test_every_agent_recipe_finishes_a_smoke_benchmark(tmp_path: Path) -> None:
+    from syre_rl.recipes import list_agents
+
+    agents = list_agents()
+    results = run_benchmark(tiny_grid(agents, [0]), tmp_path, workers=2)
+    assert {r.spec.agent: r.status for r in results} == dict.fromkeys(agents, "done")
+    summary = write_summary(tmp_path, reference="ppo_reset")
+    assert set(summary["agent"]) == set(agents)
