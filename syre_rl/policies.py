@@ -22,17 +22,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import CombinedExtractor, NatureCNN
 from stable_baselines3.common.type_aliases import Schedule
 
-from syre_rl.syre import DecayMode, Syre, apply_syre
-
-SYRE_POLICY_KWARGS = (
-    "syre_weight_decay",
-    "syre_sigma_scale",
-    "syre_sigma_0",
-    "syre_mode",
-    "syre_ar_spread",
-    "syre_seed",
-    "syre_exclude",
-)
+from syre_rl.syre import AnchoredDecay, DecayMode, Syre, apply_syre
 
 
 def reject_optimizer_weight_decay(optimizer: th.optim.Optimizer, setting: str) -> None:
@@ -48,7 +38,34 @@ def reject_optimizer_weight_decay(optimizer: th.optim.Optimizer, setting: str) -
             )
 
 
-class SyreActorCriticPolicy(ActorCriticPolicy):
+class AnchoredDecayPolicyBase(ActorCriticPolicy):
+    """SB3's ``ActorCriticPolicy`` whose optimizer carries an :class:`~syre_rl.syre.AnchoredDecay` (syre, L2,
+    L2-Init): the plumbing they share. A subclass builds SB3's policy, then calls :meth:`_install_decay`.
+
+    :attr:`decay` is the attached decay; :attr:`decay_settings` are the subclass's own constructor arguments, saved
+    with the policy so that ``policy.save``/``load`` rebuild it.
+    """
+
+    decay: AnchoredDecay
+    decay_settings: dict[str, Any]
+
+    def _install_decay(self, settings: dict[str, Any], weight_decay_setting: str, decay: AnchoredDecay) -> None:
+        """Check the optimizer, keep the settings and attach ``decay`` to ``self.optimizer``."""
+        reject_optimizer_weight_decay(self.optimizer, weight_decay_setting)
+        self.decay_settings = settings
+        self.decay = decay.attach(self.optimizer)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.decay.reattach(self.optimizer)  # copy.deepcopy and pickle drop the optimizer's hooks
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(self.decay_settings)
+        return data
+
+
+class SyreActorCriticPolicy(AnchoredDecayPolicyBase):
     """SB3's ``ActorCriticPolicy`` (MlpPolicy) with syre-treated networks.
 
     Takes every argument of :class:`stable_baselines3.common.policies.ActorCriticPolicy`, plus:
@@ -79,8 +96,7 @@ class SyreActorCriticPolicy(ActorCriticPolicy):
         **kwargs: Any,
     ) -> None:
         super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)
-        reject_optimizer_weight_decay(self.optimizer, "syre_weight_decay")
-        self.syre_settings: dict[str, Any] = dict(
+        settings = dict(
             syre_weight_decay=syre_weight_decay,
             syre_sigma_scale=syre_sigma_scale,
             syre_sigma_0=syre_sigma_0,
@@ -89,7 +105,7 @@ class SyreActorCriticPolicy(ActorCriticPolicy):
             syre_seed=syre_seed,
             syre_exclude=tuple(syre_exclude),
         )
-        self.syre: Syre = apply_syre(
+        syre = apply_syre(
             self,
             weight_decay=syre_weight_decay,
             sigma_scale=syre_sigma_scale,
@@ -98,20 +114,15 @@ class SyreActorCriticPolicy(ActorCriticPolicy):
             ar_spread=syre_ar_spread,
             seed=syre_seed,
             exclude=tuple(syre_exclude),
-            optimizer=self.optimizer,
         )
+        # The drawn seed is saved, so that a policy rebuilt from its constructor parameters gets the same theta_0
+        # even where the optimizer state (which also holds theta_0) is not loaded.
+        self._install_decay({**settings, "syre_seed": syre.seed}, "syre_weight_decay", syre)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        self.syre.reattach(self.optimizer)  # copy.deepcopy and pickle drop the optimizer's hooks
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(self.syre_settings)
-        # The drawn seed is kept so that a policy rebuilt from these parameters gets the same theta_0 even when the
-        # optimizer state (which also holds theta_0) is not loaded.
-        data["syre_seed"] = self.syre.seed
-        return data
+    @property
+    def syre(self) -> Syre:
+        """The :class:`~syre_rl.syre.Syre` object: ``theta_0`` and the decay toward it."""
+        return self.decay  # type: ignore[return-value]
 
 
 class SyreActorCriticCnnPolicy(SyreActorCriticPolicy):

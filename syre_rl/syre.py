@@ -47,7 +47,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Literal
 
 import torch
@@ -79,6 +79,8 @@ class AnchoredDecay:
     :param weight_decay: ``gamma >= 0``, torch's weight_decay convention. Default 0.002 (paper's RL setting).
     :param mode: ``"coupled"`` (gradient term, like Adam's weight_decay) or ``"decoupled"`` (AdamW-style).
     :param scales: optional per-element factors ``D`` (syre-ar), one tensor per parameter; ``None`` means 1.
+    :param reanchor_on_reinit: the anchor is the initial weights (L2-Init): :meth:`reinitialised` moves it to the
+        fresh weights. Default False (the anchor stays, as for L2).
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class AnchoredDecay:
         weight_decay: float = 0.002,
         mode: DecayMode = "coupled",
         scales: Sequence[torch.Tensor] | None = None,
+        reanchor_on_reinit: bool = False,
     ) -> None:
         named = list(named_parameters)
         if not named:
@@ -110,6 +113,7 @@ class AnchoredDecay:
         self.scales = (
             None if scales is None else [s.detach().to(p.device, p.dtype).clone() for s, p in zip(scales, self.params)]
         )
+        self.reanchor_on_reinit = reanchor_on_reinit
         self._handles: list[Any] = []
 
     # ------------------------------------------------------------------ the operation
@@ -141,6 +145,16 @@ class AnchoredDecay:
                 torch._foreach_add_([p.grad for p in params], pull, alpha=self.weight_decay)
             else:
                 torch._foreach_add_(params, pull, alpha=-group["lr"] * self.weight_decay)
+
+    @torch.no_grad()
+    def reinitialised(self, names: Collection[str]) -> None:
+        """Follow a re-initialisation of the named parameters, whose fresh values are already written (e.g. a reset
+        at a task switch): L2-Init re-anchors on the fresh weights; a fixed anchor (L2) stays."""
+        if not self.reanchor_on_reinit:
+            return
+        for name, param, anchor in zip(self.names, self.params, self.anchors):
+            if name in names:
+                anchor.copy_(param)
 
     def attach(self, optimizer: torch.optim.Optimizer) -> AnchoredDecay:
         """Run :meth:`apply` before every ``optimizer.step()`` and keep the anchors in the optimizer's state_dict.
@@ -240,6 +254,15 @@ class Syre(AnchoredDecay):
         """The trainable part ``theta = w - theta_0`` of every treated parameter, by name."""
         self._sync_devices()
         return {n: p.detach() - a for n, p, a in zip(self.names, self.params, self.anchors)}
+
+    @torch.no_grad()
+    def reinitialised(self, names: Collection[str]) -> None:
+        """syre builds ``w = theta + theta_0``: fresh values of the named parameters are a new ``theta``, so
+        ``theta_0`` (kept) is added to them."""
+        self._sync_devices()
+        for name, param, anchor in zip(self.names, self.params, self.anchors):
+            if name in names:
+                param.add_(anchor)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "seed": self.seed}

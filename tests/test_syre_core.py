@@ -343,3 +343,24 @@ def test_a_deep_copy_of_network_and_optimizer_keeps_decaying() -> None:
     for p, e in zip(copy_net.parameters(), expected):
         torch.testing.assert_close(p.detach(), e)
     assert all(torch.equal(p, o) for p, o in zip(net.parameters(), original))  # the original is untouched
+
+
+def test_reinitialised_parameters_follow_each_anchor_kind() -> None:
+    net = make_mlp()
+    syre = apply_syre(net, seed=0)
+    fresh = torch.randn_like(net[0].weight)
+    with torch.no_grad():
+        net[0].weight.copy_(fresh)
+    syre.reinitialised({"0.weight"})
+    torch.testing.assert_close(net[0].weight.detach(), fresh + syre.theta_0[0])  # fresh theta, same theta_0
+
+    other = make_mlp()
+    untouched = other[2].weight.detach().clone()
+    l2_init = AnchoredDecay(other.named_parameters(), [p.detach() for p in other.parameters()], reanchor_on_reinit=True)
+    l2 = AnchoredDecay(other.named_parameters(), [torch.zeros_like(p) for p in other.parameters()])
+    with torch.no_grad():
+        other[0].weight.copy_(fresh)
+    l2_init.reinitialised({"0.weight"})
+    l2.reinitialised({"0.weight"})
+    assert torch.equal(l2_init.anchors[0], fresh) and not l2.anchors[0].any()
+    assert torch.equal(l2_init.anchors[2], untouched)  # parameters not re-initialised keep their anchors

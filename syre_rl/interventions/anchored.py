@@ -16,12 +16,11 @@ from typing import Any, Literal
 
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import CombinedExtractor, NatureCNN
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from syre_rl.policies import reject_optimizer_weight_decay
+from syre_rl.policies import AnchoredDecayPolicyBase
 from syre_rl.syre import DECAY_MODES, AnchoredDecay, DecayMode, select_parameters
 
 AnchorKind = Literal["zero", "init"]
@@ -52,13 +51,13 @@ def build_anchored_decay(
     selected = select_parameters(module, exclude=tuple(exclude))
     params = [(name, param) for name, _, _, param in selected]
     anchors = [torch.zeros_like(p) if anchor == "zero" else p.detach().clone() for _, p in params]
-    decay = AnchoredDecay(params, anchors, weight_decay=weight_decay, mode=mode)
+    decay = AnchoredDecay(params, anchors, weight_decay=weight_decay, mode=mode, reanchor_on_reinit=anchor == "init")
     if optimizer is not None:
         decay.attach(optimizer)
     return decay
 
 
-class AnchoredDecayActorCriticPolicy(ActorCriticPolicy):
+class AnchoredDecayActorCriticPolicy(AnchoredDecayPolicyBase):
     """SB3's ``ActorCriticPolicy`` (MlpPolicy) with weight decay toward zeros (L2) or the initial weights (L2-Init).
 
     Takes every argument of :class:`stable_baselines3.common.policies.ActorCriticPolicy`, plus:
@@ -82,30 +81,19 @@ class AnchoredDecayActorCriticPolicy(ActorCriticPolicy):
         **kwargs: Any,
     ) -> None:
         super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)
-        reject_optimizer_weight_decay(self.optimizer, "decay_weight_decay")
-        self.decay_settings: dict[str, Any] = dict(
+        settings = dict(
             decay_anchor=decay_anchor,
             decay_weight_decay=decay_weight_decay,
             decay_mode=decay_mode,
             decay_exclude=tuple(decay_exclude),
         )
-        self.anchored_decay: AnchoredDecay = build_anchored_decay(
-            self,
-            anchor=decay_anchor,
-            weight_decay=decay_weight_decay,
-            mode=decay_mode,
-            exclude=decay_exclude,
-            optimizer=self.optimizer,
-        )
+        decay = build_anchored_decay(self, decay_anchor, decay_weight_decay, decay_mode, decay_exclude)
+        self._install_decay(settings, "decay_weight_decay", decay)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        self.anchored_decay.reattach(self.optimizer)  # copy.deepcopy and pickle drop the optimizer's hooks
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(self.decay_settings)
-        return data
+    @property
+    def anchored_decay(self) -> AnchoredDecay:
+        """The attached :class:`~syre_rl.syre.AnchoredDecay` (anchors: zeros or the initial weights)."""
+        return self.decay
 
 
 class AnchoredDecayActorCriticCnnPolicy(AnchoredDecayActorCriticPolicy):

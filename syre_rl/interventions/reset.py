@@ -23,7 +23,7 @@ from torch import nn
 
 from syre_rl.interventions._base import TaskSwitchDetector
 from syre_rl.interventions._init import fresh_parameters
-from syre_rl.syre import AnchoredDecay, Syre
+from syre_rl.syre import AnchoredDecay
 
 ResetScope = Literal["all", "heads"]
 RESET_SCOPES: tuple[str, ...] = ("all", "heads")
@@ -52,17 +52,8 @@ def reset_policy(policy: nn.Module, scope: ResetScope = "all") -> list[str]:
     params = dict(policy.named_parameters())
     for name, value in fresh.items():
         params[name].copy_(value)
-    init_anchored = getattr(policy, "decay_settings", {}).get("decay_anchor") == "init"
     for decay in _anchored_decays(policy):
-        reanchor = init_anchored and decay is getattr(policy, "anchored_decay", None)
-        for i, name in enumerate(decay.names):
-            if name not in fresh:
-                continue
-            param = decay.params[i]
-            if isinstance(decay, Syre):
-                param.add_(decay.anchors[i].to(param.device, param.dtype))
-            elif reanchor:
-                decay.anchors[i].copy_(param)
+        decay.reinitialised(fresh.keys())
     optimizer = getattr(policy, "optimizer", None)
     if isinstance(optimizer, torch.optim.Optimizer):
         reset = {id(params[name]) for name in fresh}
