@@ -113,7 +113,24 @@ class Cyclic(FixedInterval):
         return dict(history[index % self.n_distinct])
 
 
-class RandomWalk(FixedInterval):
+class _ContinuousDrift(FixedInterval):
+    """Fixed interval whose first task is drawn from the whole range and whose later tasks move continuously from
+    earlier ones (:meth:`_move`); needs a family with continuous parameters."""
+
+    def validate_family(self, family: TaskFamily) -> None:
+        if not family.continuous:
+            raise ValueError(f"{self.type_name} needs a family with continuous parameters, got {family.type_name!r}")
+
+    def next_task(self, index: int, history: list[Task], family: TaskFamily, rng: np.random.Generator) -> Task:
+        if index == 0:
+            return super().next_task(index, history, family, rng)
+        return self._move(index, history, family, rng)
+
+    def _move(self, index: int, history: list[Task], family: TaskFamily, rng: np.random.Generator) -> Task:
+        raise NotImplementedError
+
+
+class RandomWalk(_ContinuousDrift):
     """Fixed interval; each new task is a random-walk step from the previous one. In each parameter's unit
     coordinate (position in its range, on a log scale for log-uniform parameters) the step is ``N(0, scale^2)``,
     reflected at the range ends. The first task is drawn from the whole range.
@@ -131,17 +148,11 @@ class RandomWalk(FixedInterval):
             raise ValueError(f"random_walk: scale must be > 0, got {scale!r}")
         self.scale = float(scale)
 
-    def validate_family(self, family: TaskFamily) -> None:
-        if not family.continuous:
-            raise ValueError(f"random_walk needs a family with continuous parameters, got {family.type_name!r}")
-
-    def next_task(self, index: int, history: list[Task], family: TaskFamily, rng: np.random.Generator) -> Task:
-        if index == 0:
-            return super().next_task(index, history, family, rng)
+    def _move(self, index: int, history: list[Task], family: TaskFamily, rng: np.random.Generator) -> Task:
         return family.drift(history[-1], rng, self.scale)
 
 
-class Trend(FixedInterval):
+class Trend(_ContinuousDrift):
     """Fixed interval; parameters move steadily by ``rate`` of their range per task (in the same unit coordinate as
     :class:`RandomWalk`), bouncing between the range ends. The first task is drawn from the whole range.
 
@@ -158,13 +169,7 @@ class Trend(FixedInterval):
             raise ValueError(f"trend: rate must be a non-zero number, got {rate!r}")
         self.rate = float(rate)
 
-    def validate_family(self, family: TaskFamily) -> None:
-        if not family.continuous:
-            raise ValueError(f"trend needs a family with continuous parameters, got {family.type_name!r}")
-
-    def next_task(self, index: int, history: list[Task], family: TaskFamily, rng: np.random.Generator) -> Task:
-        if index == 0:
-            return super().next_task(index, history, family, rng)
+    def _move(self, index: int, history: list[Task], family: TaskFamily, rng: np.random.Generator) -> Task:
         return family.trend(history[0], index, self.rate)
 
 
