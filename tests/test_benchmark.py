@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import TINY_OVERRIDES
 from scipy.stats import trim_mean
 
 from syre_rl.benchmark import (
@@ -27,16 +28,7 @@ from syre_rl.benchmark import (
 from syre_rl.recipes import parse_overrides
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = [
-    "scenario.schedule.steps_per_task=256",
-    "n_steps=32",
-    "batch_size=64",
-    "n_epochs=1",
-    "policy_kwargs.net_arch=[8, 8]",
-    "plasticity.batch_size=32",
-    "plasticity.probe_every=0",
-    "checkpoint_every=128",
-]
+TINY = [*TINY_OVERRIDES, "checkpoint_every=128"]
 STEPS = 768
 
 

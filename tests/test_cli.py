@@ -8,17 +8,10 @@ from types import ModuleType
 
 import pandas as pd
 import pytest
+from helpers import TINY_OVERRIDES
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = [
-    "scenario.schedule.steps_per_task=256",
-    "n_steps=32",
-    "batch_size=64",
-    "n_epochs=1",
-    "policy_kwargs.net_arch=[8, 8]",
-    "plasticity.batch_size=32",
-    "plasticity.probe_every=0",
-]
+TINY = TINY_OVERRIDES
 SETS = [arg for item in TINY for arg in ("--set", item)]
 
 

@@ -1,47 +1,26 @@
 """Agent recipes (agents/*.yaml) and the intervention registry: every recipe builds and trains a few steps."""
 
-import importlib
 from pathlib import Path
 
 import gymnasium as gym
 import pytest
 import torch
 import yaml
+from helpers import SwitchAt
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
 from syre_rl import SyrePPO
 from syre_rl.interventions import INTERVENTIONS, ReDo, ShrinkAndPerturb, build_intervention, build_interventions
+from syre_rl.recipes import resolve_algorithm, resolve_policy
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
 RECIPES = sorted(AGENTS.glob("*.yaml"))
 KEYS = {"name", "description", "source", "algorithm", "policy", "policy_kwargs", "hyperparameters", "interventions"}
-ALGORITHMS = {"PPO": PPO, "SyrePPO": SyrePPO}
 # Small stand-in for a scenario's hyperparameters, merged under the recipe's.
 SMOKE = {"n_steps": 64, "batch_size": 64, "n_epochs": 1, "policy_kwargs": {"net_arch": [16, 16]}}
 # Make cadence-bound interventions fire within the smoke run.
 FIRE_SOON = {"redo": {"every_n_rollouts": 1}, "cbp": {"maturity_threshold": 2, "replacement_rate": 0.05}}
-
-
-class _Switching(gym.Wrapper):
-    """CartPole that announces a new task at global step ``at``."""
-
-    def __init__(self, env, at):
-        super().__init__(env)
-        self.at, self.t = at, 0
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        self.t += 1
-        info.update(task_id=int(self.t >= self.at), task_switch=self.t == self.at)
-        return obs, reward, terminated, truncated, info
-
-
-def _resolve_policy(policy):
-    if "." not in policy:
-        return policy
-    module, _, name = policy.rpartition(".")
-    return getattr(importlib.import_module(module), name)
 
 
 def test_catalogue_is_complete():
@@ -58,15 +37,16 @@ def test_recipe_builds_and_trains(path):
     recipe = yaml.safe_load(path.read_text())
     assert set(recipe) == KEYS
     assert recipe["name"] == path.stem
-    assert recipe["algorithm"] in ALGORITHMS
+    algorithm = resolve_algorithm(recipe["algorithm"])
+    assert algorithm in (PPO, SyrePPO)
     build_interventions(recipe["interventions"])  # the literal settings are valid
     fired = [{**spec, **FIRE_SOON.get(spec["type"], {})} for spec in recipe["interventions"]]
     callbacks = build_interventions(fired)
     hyper = {**SMOKE, **recipe["hyperparameters"]}
     hyper["policy_kwargs"] = {**SMOKE["policy_kwargs"], **recipe["policy_kwargs"]}
     torch.manual_seed(0)
-    env = _Switching(gym.make("CartPole-v1"), at=128)
-    model = ALGORITHMS[recipe["algorithm"]](_resolve_policy(recipe["policy"]), env, seed=0, **hyper)
+    env = SwitchAt(gym.make("CartPole-v1"), at=128)
+    model = algorithm(resolve_policy(algorithm, recipe["policy"]), env, seed=0, **hyper)
     model.learn(256, callback=callbacks)
     assert model.num_timesteps == 256
     assert all(torch.isfinite(p).all() for p in model.policy.parameters())
@@ -86,7 +66,7 @@ def test_l2_and_syre_recipes_differ_only_in_the_anchor():
 
 def test_ns_adam_recipe_sets_the_betas():
     recipe = yaml.safe_load((AGENTS / "ppo_ns_adam.yaml").read_text())
-    model = PPO(_resolve_policy(recipe["policy"]), "CartPole-v1", policy_kwargs=recipe["policy_kwargs"], n_steps=64)
+    model = PPO(resolve_policy(PPO, recipe["policy"]), "CartPole-v1", policy_kwargs=recipe["policy_kwargs"], n_steps=64)
     group = model.policy.optimizer.param_groups[0]
     assert tuple(group["betas"]) == (0.99, 0.99) and group["eps"] == 1e-5
 

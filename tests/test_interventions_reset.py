@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
+from helpers import SwitchAt
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 
@@ -88,21 +89,6 @@ def test_reset_keeps_syre_offset_and_reanchors_l2_init():
     assert all(not a.any() for a in l2.anchored_decay.anchors)
 
 
-class _Switching(gym.Wrapper):
-    """CartPole announcing task 0 at its first step and task 1 from global step ``at``."""
-
-    def __init__(self, env, at):
-        super().__init__(env)
-        self.at, self.t = at, 0
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        self.t += 1
-        task = int(self.t >= self.at)
-        info.update(task_id=task, task={"k": task}, task_switch=self.t in (1, self.at))
-        return obs, reward, terminated, truncated, info
-
-
 class _Probe(ResetOnTaskSwitch):
     """Records the optimizer state size and weights right after each reset."""
 
@@ -118,7 +104,7 @@ class _Probe(ResetOnTaskSwitch):
 
 
 def test_callback_resets_at_the_switch_and_nowhere_else():
-    env = _Switching(gym.make("CartPole-v1"), at=100)
+    env = SwitchAt(gym.make("CartPole-v1"), at=100)
     kwargs = {"n_steps": 64, "batch_size": 32, "n_epochs": 1, "policy_kwargs": {"net_arch": [8]}, "seed": 0}
     model = PPO("MlpPolicy", env, **kwargs)
     cb = _Probe("all")

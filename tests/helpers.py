@@ -1,0 +1,32 @@
+"""Small pieces shared by several test modules."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+# --set overrides that shrink any scenario run to a few seconds (tasks of 256 steps, tiny nets, no probe).
+TINY_OVERRIDES = [
+    "scenario.schedule.steps_per_task=256",
+    "n_steps=32",
+    "batch_size=64",
+    "n_epochs=1",
+    "policy_kwargs.net_arch=[8, 8]",
+    "plasticity.batch_size=32",
+    "plasticity.probe_every=0",
+]
+
+
+class SwitchAt(gym.Wrapper):
+    """An env announcing task 0 at its first step and task 1 from its step ``at`` on, like the task-switching
+    wrapper's info keys (``task_id``, ``task``, ``task_switch``)."""
+
+    def __init__(self, env: gym.Env, at: int) -> None:
+        super().__init__(env)
+        self.at, self.t = at, 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.t += 1
+        task = int(self.t >= self.at)
+        info.update(task_id=task, task={"k": task}, task_switch=self.t in (1, self.at))
+        return obs, reward, terminated, truncated, info
