@@ -10,8 +10,8 @@ from torch import nn
 
 from syre_rl.interventions import ContinualBackprop
 from syre_rl.interventions._init import fresh_module_parameters
-from syre_rl.interventions._units import unit_activity
 from syre_rl.interventions.cbp import ContinualBackpropState
+from syre_rl.plasticity.metrics import unit_activity
 
 OBS = spaces.Box(-1.0, 1.0, (4,), np.float32)
 ACT = spaces.Discrete(3)

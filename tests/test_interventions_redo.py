@@ -13,6 +13,7 @@ from syre_rl.interventions import ReDo
 from syre_rl.interventions._init import fresh_module_parameters
 from syre_rl.interventions._units import unit_layers
 from syre_rl.interventions.redo import dormancy_scores, recycle_dormant
+from syre_rl.plasticity.metrics import unit_scores
 
 OBS = spaces.Box(-1.0, 1.0, (4,), np.float32)
 ACT = spaces.Discrete(3)
@@ -24,6 +25,7 @@ def test_dormancy_scores_known_answer():
     h = torch.tensor([[1.0, 0.0, 3.0], [-1.0, 0.0, 1.0]])
     torch.testing.assert_close(dormancy_scores(h), torch.tensor([1.0, 0.0, 2.0]))
     assert torch.equal(dormancy_scores(torch.zeros(5, 3)), torch.zeros(3))
+    assert dormancy_scores is unit_scores  # recycling and the dormant-ratio metric share one score
 
 
 def _trained_policy_with_dead_units():

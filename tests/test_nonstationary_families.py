@@ -269,7 +269,7 @@ def test_unsupported_spaces_fail_at_construction():
 
 
 def test_slippery_ant_scenario_sets_friction_on_all_geoms():
-    from syre_rl.nonstationary import make_scenario_env
+    from syre_rl.experiments.scenarios import make_scenario_env
 
     env = make_scenario_env("slippery_ant", seed=0)
     model = env.unwrapped.model

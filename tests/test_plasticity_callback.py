@@ -9,9 +9,12 @@ import pytest
 import torch
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import KVWriter, Logger, configure
 
 from syre_rl import SyrePPO
-from syre_rl.plasticity import PlasticityCallback, task_summary
+from syre_rl.analysis.tasks import task_summary
+from syre_rl.plasticity import PlasticityCallback
+from syre_rl.plasticity.recorder import EpisodeRecorder
 
 K = 256  # global steps per task
 N_ENVS = 2
@@ -222,3 +225,58 @@ def test_off_policy_agent_is_measured_on_replay_samples(tmp_path):
 def test_bad_arguments_raise_value_error(tmp_path, kwargs):
     with pytest.raises(ValueError):
         PlasticityCallback(tmp_path, **kwargs)
+
+
+class _Recording(KVWriter):
+    """A logger output that keeps every dump in memory."""
+
+    def __init__(self):
+        self.dumps = []
+
+    def write(self, key_values, key_excluded, step=0):
+        self.dumps.append(dict(key_values))
+
+
+def test_without_a_folder_the_files_go_to_the_logger_folder(tmp_path):
+    model = _model(PPO, policy_kwargs=dict(net_arch=[8]))
+    model.set_logger(configure(str(tmp_path / "log"), ["csv"]))
+    callback = PlasticityCallback(every_n_rollouts=2, probe_steps=2)
+    model.learn(2 * K, callback=callback)
+    assert callback.log_dir == tmp_path / "log"
+    names = {"metrics.csv", "episodes.csv", "tasks.csv", "plasticity_init.pt", "progress.csv"}
+    assert {p.name for p in (tmp_path / "log").iterdir()} == names
+    assert [r["task_id"] for r in _read(tmp_path / "log" / "tasks.csv")] == ["0", "1"]
+    metrics = _read(tmp_path / "log" / "metrics.csv")
+    logged = _read(tmp_path / "log" / "progress.csv")
+    srank = [r for r in metrics if r["metric"] == "srank"]
+    key = f"plasticity/{srank[-1]['network']}/{srank[-1]['layer']}/srank"
+    dumped = {r["time/total_timesteps"]: float(r[key]) for r in logged if r[key]}
+    assert len(dumped) == 4  # every second rollout of 8
+    assert dumped[srank[-1]["timesteps"]] == pytest.approx(float(srank[-1]["value"]))
+
+
+def test_without_any_folder_only_the_logger_gets_the_metrics(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = _model(PPO, policy_kwargs=dict(net_arch=[8]))
+    recording = _Recording()
+    model.set_logger(Logger(folder=None, output_formats=[recording]))
+    callback = PlasticityCallback(every_n_rollouts=1, probe_steps=2)
+    model.learn(2 * K, callback=callback)
+    assert callback.log_dir is None and list(tmp_path.iterdir()) == []
+    logged = set().union(*recording.dumps)
+    assert {"plasticity/actor/all/dormant_0", "plasticity/critic/all/probe_loss_reduction"} <= logged
+    assert "plasticity/all/all/grad_norm" in logged and "plasticity/overhead_s" in logged
+    assert [row["steps"] for row in callback.recorder.tasks()] == [K, K]
+
+
+def test_episode_recorder_alone_writes_the_same_episodes_and_tasks(tmp_path):
+    full, alone = tmp_path / "full", tmp_path / "alone"
+    _model(PPO, seed=5).learn(TOTAL, callback=PlasticityCallback(full, every_n_rollouts=2, probe_steps=2))
+    recorder = EpisodeRecorder(alone)
+    _model(PPO, seed=5).learn(TOTAL, callback=recorder)
+    assert {p.name for p in alone.iterdir()} == {"episodes.csv", "tasks.csv"}
+    for name in ("episodes.csv", "tasks.csv"):
+        assert (alone / name).read_text() == (full / name).read_text()
+    tasks = recorder.tasks()
+    assert [row["task_id"] for row in tasks] == [0, 1, 2] and [row["steps"] for row in tasks] == [K, K, K]
+    assert sum(row["n_episodes"] for row in tasks) == len(recorder.episodes) > 0

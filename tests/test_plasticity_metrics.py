@@ -62,6 +62,19 @@ def test_dormant_ratio_threshold_and_conv_channels():
     assert M.unit_activations(conv).shape == (4, 6)
 
 
+def test_unit_scores_are_the_redo_score_the_dormant_ratio_counts():
+    h = torch.tensor([[1.0, 0.0, 3.0, 0.08], [-1.0, 0.0, 1.0, 0.0]])  # E|h| = 1, 0, 2, 0.04; layer mean 0.76
+    scores = M.unit_scores(h)
+    torch.testing.assert_close(scores, torch.tensor([1.0, 0.0, 2.0, 0.04]) / 0.76)
+    assert torch.equal(M.unit_scores(torch.zeros(5, 3)), torch.zeros(3))
+    assert M.dormant_ratio(h, 0.0).item() == 0.25 and M.dormant_ratio(h, 0.06).item() == 0.5
+    conv = torch.zeros(2, 2, 3, 3)
+    conv[:, 1, 0, 0] = 9.0  # channel 1: E|h| over batch and positions = 1
+    torch.testing.assert_close(M.unit_activity(conv), torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match="batch, units"):
+        M.unit_activity(torch.ones(3))
+
+
 def test_active_fraction_by_activation_kind():
     relu = torch.tensor([[0.0, 1.0], [2.0, 0.0], [0.0, 0.0], [3.0, 4.0]])
     assert M.active_fraction(relu, "relu").item() == pytest.approx(4 / 8)

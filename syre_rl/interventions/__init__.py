@@ -1,10 +1,8 @@
 """Baseline remedies for loss of plasticity, pluggable into SB3 algorithms without touching their training loop.
 
-Policies (pass as ``policy``; L2, L2-Init and syre share :class:`syre_rl.syre.AnchoredDecay`):
-
-* :class:`~syre_rl.interventions.anchored.AnchoredDecayActorCriticPolicy`: L2 (``decay_anchor="zero"``) and
-  L2-Init (``decay_anchor="init"``);
-* :mod:`syre_rl.interventions.layernorm`: LayerNorm hidden layers, alone, with L2 / L2-Init, or with syre.
+Policies: :class:`~syre_rl.interventions.layernorm.LayerNormActorCriticPolicy` (LayerNorm hidden layers; with
+L2, L2-Init or syre through :class:`syre_rl.AnchoredDecayPPO` / :class:`syre_rl.SyrePPO`, which treat any policy).
+L2 and L2-Init themselves are anchored decays like syre: :mod:`syre_rl.decay`.
 
 Callbacks (pass to ``learn(callback=...)``, or name them in an agent recipe's ``interventions`` list):
 
@@ -20,28 +18,17 @@ NS-Adam (beta1 = beta2 = 0.99) needs no code: ``policy_kwargs: {optimizer_kwargs
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
-from syre_rl.interventions.anchored import (
-    AnchoredDecayActorCriticCnnPolicy,
-    AnchoredDecayActorCriticPolicy,
-    AnchoredDecayMultiInputActorCriticPolicy,
-    build_anchored_decay,
-)
 from syre_rl.interventions.cbp import ContinualBackprop
-from syre_rl.interventions.layernorm import (
-    AnchoredDecayLayerNormActorCriticPolicy,
-    LayerNormActorCriticPolicy,
-    LayerNormMlpExtractor,
-    SyreLayerNormActorCriticPolicy,
-)
+from syre_rl.interventions.layernorm import LayerNormActorCriticPolicy, LayerNormMlpExtractor
 from syre_rl.interventions.redo import ReDo
 from syre_rl.interventions.reset import ResetOnTaskSwitch
 from syre_rl.interventions.shrink_perturb import ShrinkAndPerturb
+from syre_rl.validation import build_from_spec
 
 INTERVENTIONS: dict[str, type[BaseCallback]] = {
     "shrink_perturb": ShrinkAndPerturb,
@@ -51,30 +38,16 @@ INTERVENTIONS: dict[str, type[BaseCallback]] = {
 }
 
 
-def _accepted_kwargs(cls: type) -> list[str]:
-    params = inspect.signature(cls.__init__).parameters.values()
-    return [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+def build_intervention(spec: Mapping[str, Any], where: str = "intervention spec") -> BaseCallback:
+    """One callback from a recipe entry ``{type: NAME, **kwargs}`` (see :func:`syre_rl.validation.build_from_spec`).
 
-
-def build_intervention(spec: Mapping[str, Any]) -> BaseCallback:
-    """One callback from a recipe entry ``{type: NAME, **kwargs}``.
-
-    :raises ValueError: unknown ``type`` (the valid names are listed) or unknown keyword (the accepted ones are listed).
+    :param where: where the entry comes from, in front of error messages. Default ``"intervention spec"``.
+    :raises ValueError: no ``type``, unknown ``type`` (the valid names are listed) or unknown keyword (the accepted
+        ones are listed).
     """
-    if not isinstance(spec, Mapping) or "type" not in spec:
-        raise ValueError(
-            f"an intervention must be a mapping with a 'type' key (one of {sorted(INTERVENTIONS)}), got {spec!r}"
-        )
-    kwargs = dict(spec)
-    name = kwargs.pop("type")
-    if name not in INTERVENTIONS:
-        raise ValueError(f"unknown intervention type {name!r}; valid types: {sorted(INTERVENTIONS)}")
-    cls = INTERVENTIONS[name]
-    accepted = _accepted_kwargs(cls)
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise ValueError(f"intervention {name!r} got unknown argument(s) {unknown}; it accepts {accepted}")
-    return cls(**kwargs)
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"{where}: an intervention must be a mapping with a 'type' key, got {spec!r}")
+    return build_from_spec(INTERVENTIONS, spec, "intervention", where=where)
 
 
 def build_interventions(specs: list[Mapping[str, Any]] | None) -> list[BaseCallback]:
@@ -83,23 +56,17 @@ def build_interventions(specs: list[Mapping[str, Any]] | None) -> list[BaseCallb
         return []
     if not isinstance(specs, list):
         raise ValueError(f"interventions must be a list of {{type: NAME, ...}} mappings, got {specs!r}")
-    return [build_intervention(spec) for spec in specs]
+    return [build_intervention(spec, where=f"interventions[{i}]") for i, spec in enumerate(specs)]
 
 
 __all__ = [
     "INTERVENTIONS",
-    "AnchoredDecayActorCriticCnnPolicy",
-    "AnchoredDecayActorCriticPolicy",
-    "AnchoredDecayLayerNormActorCriticPolicy",
-    "AnchoredDecayMultiInputActorCriticPolicy",
     "ContinualBackprop",
     "LayerNormActorCriticPolicy",
     "LayerNormMlpExtractor",
     "ReDo",
     "ResetOnTaskSwitch",
     "ShrinkAndPerturb",
-    "SyreLayerNormActorCriticPolicy",
-    "build_anchored_decay",
     "build_intervention",
     "build_interventions",
 ]

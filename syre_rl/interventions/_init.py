@@ -76,7 +76,7 @@ def fresh_module_parameters(policy: nn.Module, module: nn.Module) -> dict[str, t
             "does not initialise it"
         )
     _reinit_in_place(shell, gain)
-    return {name: p.detach() for name, p in shell._parameters.items()}
+    return {name: p.detach() for name, p in shell._parameters.items() if p is not None}
 
 
 def _policy_constant(policy: nn.Module, name: str, param: torch.Tensor) -> torch.Tensor:

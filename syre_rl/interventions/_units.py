@@ -18,6 +18,13 @@ from torch import nn
 from syre_rl.plasticity.capture import HiddenLayer, find_hidden_layers
 
 
+def _weight_of(module: nn.Module) -> torch.Tensor:
+    weight = getattr(module, "weight", None)
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"{type(module).__name__} has no weight tensor")
+    return weight
+
+
 @dataclass(eq=False)
 class UnitLayer:
     """One hidden layer with the parameters that belong to its units.
@@ -41,7 +48,17 @@ class UnitLayer:
 
     @property
     def width(self) -> int:
-        return int(self.in_layer.weight.shape[0])
+        return int(self.in_weight.shape[0])
+
+    @property
+    def in_weight(self) -> torch.Tensor:
+        """The weight of ``in_layer`` (unit ``i`` owns row ``i``)."""
+        return _weight_of(self.in_layer)
+
+    @property
+    def out_weights(self) -> list[torch.Tensor]:
+        """The weights of the consuming layers."""
+        return [_weight_of(m) for m in self.out_layers]
 
     def unit_view(self, tensor: torch.Tensor) -> torch.Tensor:
         """A consumer's weight-shaped tensor viewed as ``(out, width, -1)``: unit ``i`` owns ``view[:, i]``."""
@@ -49,7 +66,7 @@ class UnitLayer:
 
     def outgoing_magnitude(self) -> torch.Tensor:
         """Mean absolute outgoing weight of each unit over all its consumers, ``(width,)``."""
-        views = [self.unit_view(m.weight.detach()).abs() for m in self.out_layers]
+        views = [self.unit_view(w.detach()).abs() for w in self.out_weights]
         parts = [v.transpose(0, 1).reshape(self.width, -1) for v in views]
         return torch.cat(parts, dim=1).mean(dim=1)
 
@@ -93,12 +110,6 @@ def unit_layers(policy: nn.Module) -> list[UnitLayer]:
     return layers
 
 
-def unit_activity(activations: torch.Tensor) -> torch.Tensor:
-    """Mean absolute activation of each unit (dim 1) over the batch and any spatial dims, ``(units,)``."""
-    h = activations.detach().abs().float()
-    return h.transpose(0, 1).reshape(h.shape[1], -1).mean(dim=1)
-
-
 @torch.no_grad()
 def reinitialise_units(
     layer: UnitLayer,
@@ -116,9 +127,9 @@ def reinitialise_units(
     """
     if units.numel() == 0:
         return
-    w_in = layer.in_layer.weight
+    w_in = layer.in_weight
     w_in[units] = fresh_in_weight[units].to(w_in.device, w_in.dtype)
-    rows: list[nn.Parameter] = [w_in]  # tensors whose entries [units] belong to the units
+    rows: list[torch.Tensor] = [w_in]  # tensors whose entries [units] belong to the units
     bias = getattr(layer.in_layer, "bias", None)
     if bias is not None:
         bias[units] = 0.0
@@ -129,7 +140,7 @@ def reinitialise_units(
         if layer.norm.bias is not None:
             layer.norm.bias[units] = 0.0
             rows.append(layer.norm.bias)
-    columns = [m.weight for m in layer.out_layers]  # tensors whose entries [:, units] belong to the units
+    columns = layer.out_weights  # tensors whose entries [:, units] belong to the units
     for w_out in columns:
         layer.unit_view(w_out)[:, units] = 0.0
     for optimizer in optimizers:

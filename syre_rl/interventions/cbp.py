@@ -21,14 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
-from syre_rl.interventions._base import check_count, check_number
 from syre_rl.interventions._init import fresh_module_parameters
-from syre_rl.interventions._units import UnitLayer, reinitialise_units, unit_activity, unit_layers
+from syre_rl.interventions._units import UnitLayer, reinitialise_units, unit_layers
+from syre_rl.plasticity.metrics import unit_activity
+from syre_rl.validation import check_fraction, check_int
 
 
 @dataclass
@@ -39,13 +41,6 @@ class UnitStats:
     age: torch.Tensor
     to_replace: float = 0.0
     replaced: int = 0
-
-
-def _check_decay(decay: float) -> float:
-    decay = check_number("decay", decay, 0.0, 1.0)
-    if decay >= 1.0:
-        raise ValueError(f"decay must be in [0, 1), got {decay!r}")
-    return decay
 
 
 class ContinualBackpropState:
@@ -65,14 +60,14 @@ class ContinualBackpropState:
         decay: float = 0.99,
     ) -> None:
         self.policy = policy
-        self.replacement_rate = check_number("replacement_rate", replacement_rate, 0.0, 1.0)
-        self.maturity_threshold = check_count("maturity_threshold", maturity_threshold)
-        self.decay = _check_decay(decay)
+        self.replacement_rate = check_fraction("replacement_rate", replacement_rate)
+        self.maturity_threshold = check_int("maturity_threshold", maturity_threshold)
+        self.decay = check_fraction("decay", decay, high_open=True)
         self.layers: list[UnitLayer] = unit_layers(policy)
         self.stats = {
             layer.name: UnitStats(
-                utility=torch.zeros(layer.width, device=layer.in_layer.weight.device),
-                age=torch.zeros(layer.width, dtype=torch.long, device=layer.in_layer.weight.device),
+                utility=torch.zeros(layer.width, device=layer.in_weight.device),
+                age=torch.zeros(layer.width, dtype=torch.long, device=layer.in_weight.device),
             )
             for layer in self.layers
         }
@@ -129,10 +124,10 @@ class ContinualBackprop(BaseCallback):
         self, replacement_rate: float = 1e-4, maturity_threshold: int = 10000, decay: float = 0.99, verbose: int = 0
     ) -> None:
         super().__init__(verbose)
-        self.settings = dict(
-            replacement_rate=check_number("replacement_rate", replacement_rate, 0.0, 1.0),
-            maturity_threshold=check_count("maturity_threshold", maturity_threshold),
-            decay=_check_decay(decay),
+        self.settings: dict[str, Any] = dict(
+            replacement_rate=check_fraction("replacement_rate", replacement_rate),
+            maturity_threshold=check_int("maturity_threshold", maturity_threshold),
+            decay=check_fraction("decay", decay, high_open=True),
         )
         self.state: ContinualBackpropState | None = None
         self._activity: dict[str, torch.Tensor] = {}

@@ -11,35 +11,33 @@ moments of all those entries reset to 0. Everything else is left untouched.
 Cadence and batch (SB3 on-policy terms)
     The check runs in ``on_rollout_end``, which SB3 calls after collecting a rollout and before that iteration's
     update, on the observations of the rollout just collected (all ``n_steps * n_envs`` of them, or a random subset
-    of ``batch_size``). One "update" of the cadence is therefore one PPO iteration (``n_epochs`` passes of
-    minibatch gradient steps); REFERENCE's "every 100 updates" is ``every_n_rollouts=100``.
+    of ``batch_size`` drawn from the callback's own seeded generator). One "update" of the cadence is therefore one
+    PPO iteration (``n_epochs`` passes of minibatch gradient steps); REFERENCE's "every 100 updates" is
+    ``every_n_rollouts=100``.
 """
 
 from __future__ import annotations
 
+from typing import cast
+
+import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.utils import obs_as_tensor
+from stable_baselines3.common.policies import ActorCriticPolicy
 
-from syre_rl.interventions._base import check_count, check_number, count_rollouts
 from syre_rl.interventions._init import fresh_module_parameters
-from syre_rl.interventions._units import UnitLayer, reinitialise_units, unit_activity, unit_layers
+from syre_rl.interventions._units import UnitLayer, reinitialise_units, unit_layers
 from syre_rl.plasticity.capture import capture_activations
+from syre_rl.plasticity.metrics import unit_scores
+from syre_rl.plasticity.rollouts import Observations, count_rollouts, sample_observations
+from syre_rl.validation import check_int, check_real
 
-
-def dormancy_scores(activations: torch.Tensor) -> torch.Tensor:
-    """ReDo's score per unit: mean absolute activation over the batch, divided by its mean over the layer's units.
-
-    :param activations: ``(batch, units)`` or ``(batch, channels, ...)``.
-    :return: ``(units,)``; all zeros when every unit is silent.
-    """
-    mean_abs = unit_activity(activations)
-    layer_mean = mean_abs.mean()
-    return mean_abs / layer_mean if layer_mean > 0 else torch.zeros_like(mean_abs)
+#: ReDo's score per unit, the one the dormant-ratio metric counts: see :func:`syre_rl.plasticity.metrics.unit_scores`.
+dormancy_scores = unit_scores
 
 
 @torch.no_grad()
-def run_policy_on(policy: torch.nn.Module, observations: torch.Tensor | dict[str, torch.Tensor]) -> None:
+def run_policy_on(policy: ActorCriticPolicy, observations: Observations) -> None:
     """Run actor and critic of an SB3 actor-critic policy on ``observations`` without sampling anything."""
     policy.get_distribution(observations)
     policy.predict_values(observations)
@@ -47,8 +45,8 @@ def run_policy_on(policy: torch.nn.Module, observations: torch.Tensor | dict[str
 
 @torch.no_grad()
 def recycle_dormant(
-    policy: torch.nn.Module,
-    observations: torch.Tensor | dict[str, torch.Tensor],
+    policy: ActorCriticPolicy,
+    observations: Observations,
     tau: float = 0.1,
     layers: list[UnitLayer] | None = None,
 ) -> dict[str, torch.Tensor]:
@@ -67,7 +65,7 @@ def recycle_dormant(
     optimizers = [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else []
     recycled = {}
     for layer in layers:
-        units = torch.nonzero(dormancy_scores(captured[layer.name]) <= tau).flatten()
+        units = torch.nonzero(unit_scores(captured[layer.name]) <= tau).flatten()
         if units.numel():
             fresh = fresh_module_parameters(policy, layer.in_layer)["weight"]
             reinitialise_units(layer, units, fresh, optimizers)
@@ -81,14 +79,18 @@ class ReDo(BaseCallback):
     :param tau: dormancy threshold >= 0. Default 0.1 (Dohare et al. 2024's ReDo setting).
     :param every_n_rollouts: check after every n-th rollout, before that iteration's update. Default 100.
     :param batch_size: number of rollout observations scored; 0 uses the whole rollout. Default 0.
+    :param seed: seed of the subset drawn when ``batch_size`` is set. Default 0.
     :param verbose: SB3 verbosity.
     """
 
-    def __init__(self, tau: float = 0.1, every_n_rollouts: int = 100, batch_size: int = 0, verbose: int = 0) -> None:
+    def __init__(
+        self, tau: float = 0.1, every_n_rollouts: int = 100, batch_size: int = 0, seed: int = 0, verbose: int = 0
+    ) -> None:
         super().__init__(verbose)
-        self.tau = check_number("tau", tau, 0.0)
-        self.every_n_rollouts = check_count("every_n_rollouts", every_n_rollouts, low=1)
-        self.batch_size = check_count("batch_size", batch_size)
+        self.tau = check_real("tau", tau, low=0.0)
+        self.every_n_rollouts = check_int("every_n_rollouts", every_n_rollouts, low=1)
+        self.batch_size = check_int("batch_size", batch_size)
+        self._rng = np.random.default_rng(check_int("seed", seed))
         self._layers: list[UnitLayer] | None = None
         self.n_rollouts = 0
         self.n_checks = 0
@@ -103,25 +105,15 @@ class ReDo(BaseCallback):
     def _on_step(self) -> bool:
         return True
 
-    def _rollout_observations(self) -> torch.Tensor | dict[str, torch.Tensor]:
-        buffer = self.model.rollout_buffer
-        obs = buffer.observations
-        flat = (
-            {k: v.reshape(-1, *v.shape[2:]) for k, v in obs.items()}
-            if isinstance(obs, dict)
-            else obs.reshape(-1, *obs.shape[2:])
-        )
-        n = len(next(iter(flat.values()))) if isinstance(flat, dict) else len(flat)
-        if self.batch_size and self.batch_size < n:
-            idx = torch.randperm(n)[: self.batch_size].numpy()
-            flat = {k: v[idx] for k, v in flat.items()} if isinstance(flat, dict) else flat[idx]
-        return obs_as_tensor(flat, self.model.device)
-
     def _on_rollout_end(self) -> None:
         self.n_rollouts = count_rollouts(self.model, self.num_timesteps, self.n_rollouts)
         if self.n_rollouts % self.every_n_rollouts:
             return
-        recycled = recycle_dormant(self.model.policy, self._rollout_observations(), self.tau, self._layers)
+        observations = sample_observations(self.model, self.batch_size or None, self._rng)
+        if observations is None:
+            return
+        policy = cast(ActorCriticPolicy, self.model.policy)  # on-policy algorithms (checked at training start)
+        recycled = recycle_dormant(policy, observations, self.tau, self._layers)
         self.n_checks += 1
         count = sum(int(u.numel()) for u in recycled.values())
         self.n_recycled += count

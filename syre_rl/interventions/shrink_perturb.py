@@ -14,9 +14,11 @@ from collections.abc import Sequence
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
-from syre_rl.interventions._base import TaskSwitchDetector, check_count, check_number, count_rollouts
 from syre_rl.interventions._init import fresh_parameters
+from syre_rl.plasticity.rollouts import count_rollouts
+from syre_rl.plasticity.task_switch import TaskSwitchDetector
 from syre_rl.syre import select_parameters
+from syre_rl.validation import check_fraction, check_int, check_real
 
 
 @torch.no_grad()
@@ -57,9 +59,9 @@ class ShrinkAndPerturb(BaseCallback):
         verbose: int = 0,
     ) -> None:
         super().__init__(verbose)
-        self.shrink = check_number("shrink", shrink, 0.0, 1.0)
-        self.noise_scale = check_number("noise_scale", noise_scale, 0.0)
-        self.every_n_rollouts = check_count("every_n_rollouts", every_n_rollouts)
+        self.shrink = check_fraction("shrink", shrink)
+        self.noise_scale = check_real("noise_scale", noise_scale, low=0.0)
+        self.every_n_rollouts = check_int("every_n_rollouts", every_n_rollouts)
         if not on_task_switch and self.every_n_rollouts == 0:
             raise ValueError("ShrinkAndPerturb never fires: set on_task_switch=True or every_n_rollouts > 0")
         self.on_task_switch = bool(on_task_switch)

@@ -26,6 +26,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from syre_rl.validation import check_choice, check_real, register_type
+
 Task = dict[str, Any]
 
 _SEED_HIGH = 2**31 - 1
@@ -138,8 +140,8 @@ class ParameterFamily(TaskFamily):
                 low, high = float(value[0]), float(value[1])
             else:
                 raise ValueError(f"{self.type_name}: parameter {name!r} must be a number or [low, high], got {value!r}")
-            if not (math.isfinite(low) and math.isfinite(high)) or low <= 0.0 or high <= 0.0:
-                raise ValueError(f"{self.type_name}: parameter {name!r} must be finite and > 0, got {value!r}")
+            for end in (low, high):
+                check_real(f"{self.type_name}: parameter {name!r}", end, low=0.0, low_open=True)
             if low > high:
                 raise ValueError(f"{self.type_name}: parameter {name!r} needs low <= high, got {value!r}")
             self.ranges[name] = (low, high)
@@ -191,11 +193,7 @@ class ParameterFamily(TaskFamily):
         if missing:
             raise ValueError(f"{self.type_name}: task {dict(task)} lacks parameter(s) {missing}")
         for name in self.ranges:
-            value = task[name]
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ValueError(
-                    f"{self.type_name}: task parameter {name!r} must be a finite number > 0, got {value!r}"
-                )
+            check_real(f"{self.type_name}: task parameter {name!r}", task[name], low=0.0, low_open=True)
 
 
 class MujocoPhysicsFamily(ParameterFamily):
@@ -597,9 +595,7 @@ class EnvCycle(TaskFamily):
     ORDERS: ClassVar[tuple[str, ...]] = ("cycle", "random")
 
     def __init__(self, order: str = "cycle") -> None:
-        if order not in self.ORDERS:
-            raise ValueError(f"env_cycle: order must be one of {list(self.ORDERS)}, got {order!r}")
-        self.order = order
+        self.order = check_choice("env_cycle: order", order, self.ORDERS)
 
     def validate(self, env: gym.Env) -> None:
         from syre_rl.nonstationary.env_sequence import EnvSequence
@@ -646,3 +642,21 @@ FAMILIES: dict[str, type[TaskFamily]] = {
         EnvCycle,
     )
 }
+
+
+def register_task_family(name: str, cls: type[TaskFamily]) -> type[TaskFamily]:
+    """Make a user-defined :class:`TaskFamily` subclass available to specs and scenario recipes as ``{type: name}``.
+
+    Instances of any subclass can be given to :class:`~syre_rl.nonstationary.wrapper.TaskSwitchingWrapper` without
+    registering; registering is needed only to name the class in a dict spec or an ``envs/*.yaml`` recipe. The class
+    must be importable wherever the spec is built (e.g. in every worker process of a grid of runs).
+
+    :param name: the type name recipes use; also set as the class's ``type_name`` when it has none.
+    :param cls: the family class.
+    :return: ``cls``.
+    :raises ValueError: ``name`` taken by another class, or ``cls`` not a :class:`TaskFamily` subclass.
+    """
+    register_type(FAMILIES, name, cls, TaskFamily, "task family")
+    if not cls.type_name:
+        cls.type_name = name
+    return cls

@@ -21,6 +21,7 @@ from typing import ClassVar
 import numpy as np
 
 from syre_rl.nonstationary.families import Task, TaskFamily
+from syre_rl.validation import check_fraction, check_int, check_real, register_type
 
 
 @dataclass
@@ -37,12 +38,6 @@ class Clock:
     task_start: int = 0
     episodes_in_task: int = 0
     steps_in_episode: int = 0
-
-
-def _positive_int(name: str, value: object, kind: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{kind}: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class Schedule:
@@ -82,7 +77,7 @@ class FixedInterval(Schedule):
     type_name = "fixed_interval"
 
     def __init__(self, steps_per_task: int, align_to_episode: bool = False) -> None:
-        self.steps_per_task = _positive_int("steps_per_task", steps_per_task, self.type_name)
+        self.steps_per_task = check_int(f"{self.type_name}: steps_per_task", steps_per_task, low=1)
         self.align_to_episode = bool(align_to_episode)
 
     def due(self, clock: Clock, at_reset: bool, rng: np.random.Generator) -> bool:
@@ -105,7 +100,7 @@ class Cyclic(FixedInterval):
 
     def __init__(self, steps_per_task: int, n_distinct: int, align_to_episode: bool = False) -> None:
         super().__init__(steps_per_task, align_to_episode)
-        self.n_distinct = _positive_int("n_distinct", n_distinct, self.type_name)
+        self.n_distinct = check_int(f"{self.type_name}: n_distinct", n_distinct, low=1)
 
     def next_task(self, index: int, history: list[Task], family: TaskFamily, rng: np.random.Generator) -> Task:
         if index < self.n_distinct:
@@ -144,9 +139,7 @@ class RandomWalk(_ContinuousDrift):
 
     def __init__(self, steps_per_task: int, scale: float, align_to_episode: bool = False) -> None:
         super().__init__(steps_per_task, align_to_episode)
-        if not scale > 0:
-            raise ValueError(f"random_walk: scale must be > 0, got {scale!r}")
-        self.scale = float(scale)
+        self.scale = check_real("random_walk: scale", scale, low=0.0, low_open=True)
 
     def _move(self, index: int, history: list[Task], family: TaskFamily, rng: np.random.Generator) -> Task:
         return family.drift(history[-1], rng, self.scale)
@@ -165,9 +158,9 @@ class Trend(_ContinuousDrift):
 
     def __init__(self, steps_per_task: int, rate: float, align_to_episode: bool = False) -> None:
         super().__init__(steps_per_task, align_to_episode)
-        if not isinstance(rate, (int, float)) or rate == 0:
+        self.rate = check_real("trend: rate", rate)
+        if self.rate == 0:
             raise ValueError(f"trend: rate must be a non-zero number, got {rate!r}")
-        self.rate = float(rate)
 
     def _move(self, index: int, history: list[Task], family: TaskFamily, rng: np.random.Generator) -> Task:
         return family.trend(history[0], index, self.rate)
@@ -183,7 +176,7 @@ class EveryKEpisodes(Schedule):
     align_to_episode = True
 
     def __init__(self, episodes_per_task: int) -> None:
-        self.episodes_per_task = _positive_int("episodes_per_task", episodes_per_task, self.type_name)
+        self.episodes_per_task = check_int(f"{self.type_name}: episodes_per_task", episodes_per_task, low=1)
 
     def due(self, clock: Clock, at_reset: bool, rng: np.random.Generator) -> bool:
         return at_reset and clock.episodes_in_task >= self.episodes_per_task
@@ -201,9 +194,7 @@ class Memoryless(Schedule):
     align_to_episode = True
 
     def __init__(self, switch_prob: float) -> None:
-        if not isinstance(switch_prob, (int, float)) or not 0 < switch_prob <= 1:
-            raise ValueError(f"memoryless: switch_prob must be in (0, 1], got {switch_prob!r}")
-        self.switch_prob = float(switch_prob)
+        self.switch_prob = check_fraction("memoryless: switch_prob", switch_prob, low_open=True)
 
     def due(self, clock: Clock, at_reset: bool, rng: np.random.Generator) -> bool:
         if not at_reset or clock.steps_in_episode == 0:
@@ -214,3 +205,21 @@ class Memoryless(Schedule):
 SCHEDULES: dict[str, type[Schedule]] = {
     cls.type_name: cls for cls in (Manual, FixedInterval, Cyclic, RandomWalk, Trend, EveryKEpisodes, Memoryless)
 }
+
+
+def register_schedule(name: str, cls: type[Schedule]) -> type[Schedule]:
+    """Make a user-defined :class:`Schedule` subclass available to specs and scenario recipes as ``{type: name}``.
+
+    Instances of any subclass can be given to :class:`~syre_rl.nonstationary.wrapper.TaskSwitchingWrapper` without
+    registering; registering is needed only to name the class in a dict spec or an ``envs/*.yaml`` recipe. The class
+    must be importable wherever the spec is built (e.g. in every worker process of a grid of runs).
+
+    :param name: the type name recipes use; also set as the class's ``type_name`` when it has none.
+    :param cls: the schedule class.
+    :return: ``cls`` (so this can be used as ``register_schedule("name", MySchedule)`` right after the class).
+    :raises ValueError: ``name`` taken by another class, or ``cls`` not a :class:`Schedule` subclass.
+    """
+    register_type(SCHEDULES, name, cls, Schedule, "schedule")
+    if not cls.type_name:
+        cls.type_name = name
+    return cls

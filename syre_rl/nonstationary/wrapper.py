@@ -11,7 +11,7 @@ import numpy as np
 
 from syre_rl.nonstationary.families import FAMILIES, Task, TaskFamily
 from syre_rl.nonstationary.schedules import SCHEDULES, Clock, Schedule
-from syre_rl.nonstationary.spec import build_from_spec
+from syre_rl.validation import build_from_spec, check_int
 
 STATE_VERSION = 1
 
@@ -29,8 +29,12 @@ class TaskSwitchingWrapper(gym.Wrapper):
     step-interval schedules without episode alignment, switch at the same global step.
 
     :param env: the stationary env.
-    :param family: a :class:`TaskFamily` (copied) or a spec dict such as ``{"type": "obs_permutation"}``.
-    :param schedule: a :class:`Schedule` or a spec dict such as ``{"type": "fixed_interval", "steps_per_task": 1000}``.
+    :param family: an instance of any :class:`TaskFamily` subclass (copied) or a spec dict such as
+        ``{"type": "obs_permutation"}`` (types: :data:`FAMILIES`, extended by
+        :func:`~syre_rl.nonstationary.families.register_task_family`).
+    :param schedule: an instance of any :class:`Schedule` subclass or a spec dict such as
+        ``{"type": "fixed_interval", "steps_per_task": 1000}`` (types: :data:`SCHEDULES`, extended by
+        :func:`~syre_rl.nonstationary.schedules.register_schedule`).
     :param seed: seed of the task sequence (default 0).
     :param n_envs: number of sub-envs of the vector env this wrapper lives in; each own step counts as ``n_envs``
         total steps (default 1).
@@ -48,10 +52,8 @@ class TaskSwitchingWrapper(gym.Wrapper):
         tasks: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__(env)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"TaskSwitchingWrapper: seed must be a non-negative int, got {seed!r}")
-        if isinstance(n_envs, bool) or not isinstance(n_envs, (int, np.integer)) or n_envs < 1:
-            raise ValueError(f"TaskSwitchingWrapper: n_envs must be a positive int, got {n_envs!r}")
+        seed = check_int("TaskSwitchingWrapper: seed", seed, low=0)
+        n_envs = check_int("TaskSwitchingWrapper: n_envs", n_envs, low=1)
         self.family: TaskFamily = copy.deepcopy(build_from_spec(FAMILIES, family, "task family"))
         self.schedule: Schedule = build_from_spec(SCHEDULES, schedule, "schedule")
         steps_per_task = getattr(self.schedule, "steps_per_task", None)
@@ -64,7 +66,7 @@ class TaskSwitchingWrapper(gym.Wrapper):
         self.schedule.validate_family(self.family)
         self.observation_space = self.family.observation_space(env.observation_space)
         self.action_space = self.family.action_space(env.action_space)
-        self.seed, self.n_envs = int(seed), int(n_envs)
+        self.seed, self.n_envs = seed, n_envs
         self._align = self.schedule.align_to_episode or self.family.requires_reset
         task_seq, timing_seq = np.random.SeedSequence(self.seed).spawn(2)
         self._task_rng = np.random.default_rng(task_seq)
@@ -96,8 +98,7 @@ class TaskSwitchingWrapper(gym.Wrapper):
 
     def task_sequence(self, n: int) -> list[dict[str, Any]]:
         """The first ``n`` tasks of this wrapper's sequence (copies; pass them as ``tasks=`` to replay)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"task_sequence: n must be a non-negative int, got {n!r}")
+        n = check_int("task_sequence: n", n, low=0)
         return [copy.deepcopy(self._task(k)) for k in range(n)]
 
     @property
@@ -127,13 +128,11 @@ class TaskSwitchingWrapper(gym.Wrapper):
     def force_switch(self, task_index: int | None = None) -> None:
         """Switch now to ``task_index`` (default: the next task). Families that need an episode boundary (env
         cycling) switch at the next reset. Interval boundaries of the schedule stay where they are."""
-        index = self._task_index + 1 if task_index is None else task_index
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
-            raise ValueError(f"force_switch: task_index must be a non-negative int or None, got {task_index!r}")
+        index = self._task_index + 1 if task_index is None else check_int("force_switch: task_index", task_index)
         if self.family.requires_reset:
-            self._pending = int(index)
+            self._pending = index
         else:
-            self._activate(int(index))
+            self._activate(index)
 
     # ---------------------------------------------------------------------------------------------------------------
     # checkpoint and resume

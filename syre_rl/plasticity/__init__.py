@@ -1,8 +1,9 @@
 """Plasticity measurement: metrics on tensors, layer discovery and activation capture, an SB3 training callback,
-and per-task summaries of run folders.
+and the CSV records it writes.
 
 :mod:`~syre_rl.plasticity.metrics` and :mod:`~syre_rl.plasticity.capture` need torch only; the callback needs
-Stable-Baselines3 and the summary pandas. Names are imported lazily so each part can be used without the others.
+Stable-Baselines3; :mod:`~syre_rl.plasticity.records` is plain Python. Names are imported lazily so each part can be
+used without the others. Summaries of run folders are :mod:`syre_rl.analysis`' job.
 """
 
 from __future__ import annotations
@@ -12,29 +13,31 @@ from typing import TYPE_CHECKING, Any
 
 _LAZY = {
     "PlasticityCallback": "syre_rl.plasticity.callback",
+    "EpisodeRecorder": "syre_rl.plasticity.recorder",
+    "MetricSampler": "syre_rl.plasticity.sampler",
     "HiddenLayer": "syre_rl.plasticity.capture",
     "WeightLayer": "syre_rl.plasticity.capture",
     "capture_activations": "syre_rl.plasticity.capture",
     "find_hidden_layers": "syre_rl.plasticity.capture",
     "find_layers": "syre_rl.plasticity.capture",
     "find_weight_layers": "syre_rl.plasticity.capture",
-    "task_summary": "syre_rl.plasticity.summary",
-    "load_metrics": "syre_rl.plasticity.summary",
 }
 
 __all__ = [
+    "EpisodeRecorder",
     "HiddenLayer",
+    "MetricSampler",
     "PlasticityCallback",
     "WeightLayer",
     "capture_activations",
     "find_hidden_layers",
     "find_layers",
     "find_weight_layers",
-    "load_metrics",
-    "task_summary",
 ]
 
 if TYPE_CHECKING:
+    from syre_rl.plasticity.recorder import EpisodeRecorder
+    from syre_rl.plasticity.sampler import MetricSampler
     from syre_rl.plasticity.callback import PlasticityCallback
     from syre_rl.plasticity.capture import (
         HiddenLayer,
@@ -44,7 +47,6 @@ if TYPE_CHECKING:
         find_layers,
         find_weight_layers,
     )
-    from syre_rl.plasticity.summary import load_metrics, task_summary
 
 
 def __getattr__(name: str) -> Any:

@@ -28,7 +28,7 @@ import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -288,8 +288,18 @@ def find_weight_layers(model: nn.Module, example_input: Any = None) -> list[Weig
     return find_layers(model, example_input)[1]
 
 
+class HookPoint(Protocol):
+    """Anything naming a module whose output is captured (:class:`HiddenLayer`, the interventions' unit layers)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def module(self) -> nn.Module: ...
+
+
 @contextmanager
-def capture_activations(layers: Sequence[HiddenLayer]) -> Iterator[dict[str, torch.Tensor]]:
+def capture_activations(layers: Sequence[HookPoint]) -> Iterator[dict[str, torch.Tensor]]:
     """Record the (detached) output of every layer's module during the ``with`` block, keyed by layer name.
 
     A module run several times in the block keeps its last output. Hooks are removed on exit, even on error::

@@ -24,20 +24,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from syre_rl.validation import check_choice, check_fraction, check_int, check_real
+
 # Activation kinds understood by :func:`active_mask`. Units of the "positive" kinds are active where h > 0.
 POSITIVE_KINDS = ("relu", "leaky_relu", "elu", "gelu", "silu", "mish", "selu", "celu")
 ACTIVATION_KINDS = (*POSITIVE_KINDS, "tanh", "sigmoid", "linear")
 # Saturation margins of the reference definitions: tanh is saturated where |h| > 0.99, sigmoid outside [0.01, 0.99].
 TANH_SATURATION = 0.99
 SIGMOID_MARGIN = 0.01
-
-
-def _check_fraction(name: str, value: float, low_open: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > 0 if low_open else value >= 0) and value < 1
-    if not ok:
-        raise ValueError(f"{name} must be a number in {'(' if low_open else '['}0, 1), got {value!r}")
-    return float(value)
 
 
 def _check_batch(h: torch.Tensor) -> torch.Tensor:
@@ -54,14 +48,27 @@ def unit_activations(h: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------------- unit activity
-def unit_scores(h: torch.Tensor) -> torch.Tensor:
-    """ReDo's normalised unit activity ``s_i = E|h_i| / (mean_k E|h_k| + 1e-9)``, one value per unit.
+def unit_activity(h: torch.Tensor) -> torch.Tensor:
+    """Mean absolute activation ``E|h_i|`` of each unit over the batch (and the spatial positions of conv channels).
 
-    ``E`` is the mean over the batch (and over spatial positions for conv channels). Scores average to 1.
+    :param h: activations ``(batch, units, ...)``.
+    :return: ``(units,)``.
     """
-    h = _check_batch(h)
-    mean_abs = h.abs().flatten(2).mean(dim=2).mean(dim=0) if h.dim() > 2 else h.abs().mean(dim=0)
-    return mean_abs / (mean_abs.mean() + 1e-9)
+    h = _check_batch(h).abs()
+    return h.transpose(0, 1).reshape(h.shape[1], -1).mean(dim=1)
+
+
+def unit_scores(h: torch.Tensor) -> torch.Tensor:
+    """ReDo's per-unit dormancy score ``s_i = E|h_i| / mean_k E|h_k|`` (Sokar et al. 2023), see :func:`unit_activity`.
+
+    The one score of the package: :func:`dormant_ratio` counts units with a low score and ReDo recycles them.
+
+    :param h: activations ``(batch, units, ...)``.
+    :return: ``(units,)``, averaging to 1; all zeros when every unit is silent on the batch.
+    """
+    mean_abs = unit_activity(h)
+    layer_mean = mean_abs.mean()
+    return mean_abs / layer_mean if layer_mean > 0 else torch.zeros_like(mean_abs)
 
 
 def dormant_ratio(h: torch.Tensor, tau: float = 0.025) -> torch.Tensor:
@@ -72,7 +79,7 @@ def dormant_ratio(h: torch.Tensor, tau: float = 0.025) -> torch.Tensor:
         whole batch. Common values: 0, 0.025, 0.1.
     :return: fraction in [0, 1].
     """
-    tau = _check_fraction("tau", tau)
+    tau = check_fraction("tau", tau, high_open=True)
     return (unit_scores(h) <= tau).float().mean()
 
 
@@ -83,8 +90,7 @@ def active_mask(h: torch.Tensor, kind: str = "relu") -> torch.Tensor:
     region where the unit passes gradient at slope about 1. ``tanh``: ``|h| <= 0.99``. ``sigmoid``:
     ``0.01 <= h <= 0.99``. ``linear`` (no or unknown activation): ``h != 0``.
     """
-    if kind not in ACTIVATION_KINDS:
-        raise ValueError(f"unknown activation kind {kind!r}; accepted: {ACTIVATION_KINDS}")
+    check_choice("activation kind", kind, ACTIVATION_KINDS)
     h = _check_batch(h)
     if kind in POSITIVE_KINDS:
         return h > 0
@@ -108,7 +114,7 @@ def dead_fraction(h: torch.Tensor, kind: str = "relu", max_active: float = 0.01)
     :param max_active: largest active fraction of a dead unit, in [0, 1). Default 0.01 (1% of the window).
     :return: fraction in [0, 1].
     """
-    max_active = _check_fraction("max_active", max_active)
+    max_active = check_fraction("max_active", max_active, high_open=True)
     mask = active_mask(h, kind).float()
     per_unit = mask.transpose(0, 1).flatten(1).mean(dim=1)
     return (per_unit <= max_active).float().mean()
@@ -128,7 +134,7 @@ def _check_sv(sv: torch.Tensor) -> torch.Tensor:
 
 def srank_from_singular_values(sv: torch.Tensor, delta: float = 0.01) -> torch.Tensor:
     """srank (Kumar et al. 2021): smallest ``k`` with ``sum_{i<=k} s_i / sum_i s_i >= 1 - delta``; 0 if all s = 0."""
-    delta = _check_fraction("delta", delta)
+    delta = check_fraction("delta", delta, high_open=True)
     sv = _check_sv(sv)
     total = sv.sum()
     if total <= 0:
@@ -151,8 +157,7 @@ def effective_rank_from_singular_values(sv: torch.Tensor) -> torch.Tensor:
 
 def approximate_rank_from_singular_values(sv: torch.Tensor, energy: float = 0.99) -> torch.Tensor:
     """Approximate rank: the smallest ``k`` with ``sum_{i<=k} s_i^2 >= energy * sum_i s_i^2``; 0 if all s = 0."""
-    if not 0 < energy <= 1:
-        raise ValueError(f"energy must be a number in (0, 1], got {energy!r}")
+    energy = check_fraction("energy", energy, low_open=True)
     sv = _check_sv(sv)
     sq = sv.square()
     total = sq.sum()
@@ -302,10 +307,8 @@ def plasticity_probe(
     :param n_targets: number of random target functions when ``targets`` is None. Default 8.
     :param seed: seed of the random targets. Default 0.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    steps = check_int("steps", steps, low=1)
+    lr = check_real("lr", lr, low=0.0, low_open=True)
     y = random_targets(inputs, n_targets, seed) if targets is None else targets.detach().float()
     if y.dim() == 1:
         y = y.unsqueeze(1)
@@ -415,8 +418,8 @@ def symmetry_collapse(
     :param in_bias: producing layer's bias ``(n,)`` or None.
     :param out_weights: consuming layers' weights, see :func:`outgoing_norms`.
     """
-    dead_tol = _check_fraction("dead_tol", dead_tol)
-    duplicate_tol = _check_fraction("duplicate_tol", duplicate_tol)
+    dead_tol = check_fraction("dead_tol", dead_tol, high_open=True)
+    duplicate_tol = check_fraction("duplicate_tol", duplicate_tol, high_open=True)
     v = incoming_vectors(in_weight, in_bias)
     n = v.shape[0]
     in_norms = v.norm(dim=1)

@@ -20,12 +20,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from syre_rl.validation import check_fraction
+
 METRICS_COLUMNS = ("timesteps", "task_id", "network", "layer", "metric", "value")
 EPISODES_COLUMNS = ("timesteps", "task_id", "return", "length")
 TASK_COLUMNS = ("steps", "n_episodes", "first_timestep", "last_timestep", "final_return", "auc", "best_return")
 METRICS_FILE, EPISODES_FILE, TASKS_FILE = "metrics.csv", "episodes.csv", "tasks.csv"
 # Weights and collapse scales at step 0, kept so that a resumed run measures against the same reference.
 INIT_REFERENCE_FILE = "plasticity_init.pt"
+
+
+def output_folder(log_dir: str | Path | None, logger: Any = None) -> Path | None:
+    """The folder a callback writes its CSV files to: ``log_dir`` when given, else the output folder of SB3's
+    ``logger`` (``logger.get_dir()``) when it has one, else None (no files).
+
+    :param log_dir: the folder asked for, or None.
+    :param logger: an SB3 :class:`~stable_baselines3.common.logger.Logger` (or anything with ``get_dir()``), or None.
+    """
+    if log_dir is not None:
+        return Path(log_dir)
+    folder = logger.get_dir() if logger is not None else None
+    return Path(folder) if folder else None
 
 
 class CsvAppender:
@@ -58,7 +73,7 @@ class CsvAppender:
         if self._file is None:
             self._open()
         self._writer.writerows(rows)
-        self._file.flush()  # type: ignore[union-attr]
+        self._file.flush()  # type: ignore[union-attr]  # opened above
 
     def close(self) -> None:
         if self._file is not None:
@@ -144,8 +159,7 @@ def task_table(
     Task parameters (``progress[k].params``) become columns; a parameter named like a statistic gets a ``task_``
     prefix, and non-scalar values are JSON-encoded.
     """
-    if not 0 < final_fraction <= 1:
-        raise ValueError(f"final_fraction must be a number in (0, 1], got {final_fraction!r}")
+    final_fraction = check_fraction("final_fraction", final_fraction, low_open=True)
     progress = progress or {}
     by_task: dict[int, list[Episode]] = {}
     for episode in episodes:
