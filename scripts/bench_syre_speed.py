@@ -1,6 +1,6 @@
 """Measure what syre costs in training: SyrePPO against PPO with the same plain weight decay.
 
-Paired runs: for every seed, PPO with Adam(weight_decay=gamma) and SyrePPO(syre_weight_decay=gamma) train on the
+Paired runs: for every seed, PPO with Adam(weight_decay=gamma) and SyrePPO(weight_decay=gamma) train on the
 same environment with the same seed and hyperparameters, one after the other (order alternating between seeds, so
 drifts of machine load hit both sides). The figure is the ratio of environment steps per second,
 SyrePPO / PPO, per pair, measured both per wall-clock second and per CPU second of the training process; the script
@@ -40,7 +40,7 @@ def timed_run(
         common["policy_kwargs"] = dict(optimizer_kwargs=dict(eps=1e-5, weight_decay=weight_decay))
         model = PPO("MlpPolicy", env, **common)
     else:
-        model = SyrePPO("MlpPolicy", env, syre_weight_decay=weight_decay, **common)
+        model = SyrePPO("MlpPolicy", env, weight_decay=weight_decay, **common)
     hook_seconds = [0.0]
     if algorithm == "syre_ppo":
         apply = model.policy.syre.apply

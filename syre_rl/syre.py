@@ -46,23 +46,33 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
+import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from syre_rl.validation import check_real
+
 DecayMode = Literal["coupled", "decoupled"]
 DECAY_MODES: tuple[str, ...] = ("coupled", "decoupled")
 # Key under which an attached AnchoredDecay stores itself in its optimizer's state_dict.
 OPTIMIZER_STATE_KEY = "anchored_decay"
+# Exclusions that may match nothing: SB3's log_std exists only in Gaussian policies.
+OPTIONAL_EXCLUDES: frozenset[str] = frozenset({"log_std"})
+# Parameters already shifted by a theta_0 (id -> weak reference): shifting twice would silently double the offset.
+_SHIFTED: dict[int, weakref.ref[torch.Tensor]] = {}
 
 
-def _check_non_negative(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+def _mark_shifted(param: torch.Tensor) -> None:
+    key = id(param)
+    _SHIFTED[key] = weakref.ref(param, lambda _: _SHIFTED.pop(key, None))
+
+
+def _is_shifted(param: torch.Tensor) -> bool:
+    ref = _SHIFTED.get(id(param))
+    return ref is not None and ref() is param
 
 
 class AnchoredDecay:
@@ -101,10 +111,10 @@ class AnchoredDecay:
             raise ValueError(f"got {len(anchors)} anchors for {len(named)} parameters")
         if scales is not None and len(scales) != len(named):
             raise ValueError(f"got {len(scales)} scale tensors for {len(named)} parameters")
-        self.weight_decay = _check_non_negative("weight_decay", weight_decay)
+        self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
         self.mode: DecayMode = mode
         self.names = [name for name, _ in named]
-        self.params = [param for _, param in named]
+        self.params: list[torch.Tensor] = [param for _, param in named]
         self._index = {id(param): i for i, param in enumerate(self.params)}
         for name, param, anchor in zip(self.names, self.params, anchors):
             if anchor.shape != param.shape:
@@ -114,6 +124,7 @@ class AnchoredDecay:
             None if scales is None else [s.detach().to(p.device, p.dtype).clone() for s, p in zip(scales, self.params)]
         )
         self.reanchor_on_reinit = reanchor_on_reinit
+        self._optimizers: list[torch.optim.Optimizer] = []
         self._handles: list[Any] = []
 
     # ------------------------------------------------------------------ the operation
@@ -138,11 +149,15 @@ class AnchoredDecay:
             if not idx:
                 continue
             params = [self.params[i] for i in idx]
-            pull = torch._foreach_sub(params, [self.anchors[i] for i in idx])  # w - anchor, one fused call
+            anchors = [self.anchors[i] for i in idx]
+            pull = torch._foreach_sub(params, anchors)  # w - anchor, one fused call
             if self.scales is not None:
                 torch._foreach_mul_(pull, [self.scales[i] for i in idx])
             if self.mode == "coupled":
-                torch._foreach_add_([p.grad for p in params], pull, alpha=self.weight_decay)
+                grads = [p.grad for p in params if p.grad is not None]  # all of them: filtered above
+                # a maximizing optimizer ascends the gradient, so the decay term enters it with the opposite sign
+                sign = -1.0 if group.get("maximize", False) else 1.0
+                torch._foreach_add_(grads, pull, alpha=sign * self.weight_decay)
             else:
                 torch._foreach_add_(params, pull, alpha=-group["lr"] * self.weight_decay)
 
@@ -161,35 +176,57 @@ class AnchoredDecay:
 
         Can be called for several optimizers (e.g. separate actor and critic optimizers); each then decays only
         the parameters it trains. Returns ``self``.
+
+        :raises ValueError: the optimizer trains none of the decayed parameters (the decay would never act).
         """
+        _check_trains_some(optimizer, self.names, self.params)
+        self._hook(optimizer)
+        self._optimizers.append(optimizer)
+        return self
+
+    def _hook(self, optimizer: torch.optim.Optimizer) -> None:
         self._handles.append(optimizer.register_step_pre_hook(self._before_step))
         self._handles.append(optimizer.register_state_dict_post_hook(self._add_to_optimizer_state))
         self._handles.append(optimizer.register_load_state_dict_pre_hook(self._take_from_optimizer_state))
-        return self
 
     def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         self.apply(optimizer)
 
+    @property
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """The optimizers this decay is attached to."""
+        return list(self._optimizers)
+
     def reattach(self, optimizer: torch.optim.Optimizer) -> AnchoredDecay:
-        """Attach to a copied or unpickled optimizer: torch copies and pickles optimizers without their hooks."""
-        self._handles = []
+        """Attach to this optimizer instead of the ones attached so far (e.g. a copy made without this decay)."""
+        self.detach()
         return self.attach(optimizer)
 
+    # torch copies and pickles optimizers without their hooks. A decay copied or unpickled together with its
+    # network and optimizers (e.g. ``copy.deepcopy(policy)``) therefore indexes the copied parameters and hooks
+    # itself onto the copied optimizers again, so the copy keeps decaying.
     def __deepcopy__(self, memo: dict[int, Any]) -> AnchoredDecay:
-        # A copy made together with its network must index the copied parameters; hooks are re-attached with
-        # reattach(), since torch drops optimizer hooks when copying an optimizer.
         new = copy.copy(self)
         memo[id(self)] = new
-        for key, value in self.__dict__.items():
-            setattr(new, key, [] if key == "_handles" else copy.deepcopy(value, memo))
-        new._index = {id(param): i for i, param in enumerate(new.params)}
+        new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
         return new
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key not in ("_handles", "_index")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._index = {id(param): i for i, param in enumerate(self.params)}
+        self._handles = []
+        for optimizer in self._optimizers:
+            self._hook(optimizer)
 
     def detach(self) -> None:
         """Remove every hook installed by :meth:`attach`; the parameters keep their current values."""
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        self._optimizers.clear()
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
@@ -213,7 +250,7 @@ class AnchoredDecay:
                 )
         if state["mode"] not in DECAY_MODES:
             raise ValueError(f"saved mode must be one of {DECAY_MODES}, got {state['mode']!r}")
-        self.weight_decay = _check_non_negative("weight_decay", state["weight_decay"])
+        self.weight_decay = check_real("weight_decay", state["weight_decay"], low=0.0)
         self.mode = state["mode"]
         self.anchors = [a.detach().to(p.device, p.dtype).clone() for a, p in zip(state["anchors"], self.params)]
         scales = state.get("scales")
@@ -246,6 +283,11 @@ class Syre(AnchoredDecay):
         super().__init__(*args, **kwargs)
         self.seed = seed
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for param in self.params:  # a copied network holds w = theta + theta_0 too
+            _mark_shifted(param)
+
     @property
     def theta_0(self) -> list[torch.Tensor]:
         return self.anchors
@@ -272,6 +314,15 @@ class Syre(AnchoredDecay):
         self.seed = int(state.get("seed", self.seed))
 
 
+def _check_trains_some(optimizer: torch.optim.Optimizer, names: list[str], params: Sequence[torch.Tensor]) -> None:
+    trained = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if not any(id(p) in trained for p in params):
+        raise ValueError(
+            f"{type(optimizer).__name__} trains none of the {len(params)} decayed parameters ({names[:3]}...): "
+            "attach the decay to the optimizer of the same network"
+        )
+
+
 def fan_in_of(module: nn.Module, param_name: str, param: torch.Tensor) -> int:
     """The fan-in that sets ``sigma_0`` for one parameter (rule in the module docstring)."""
     if param.dim() >= 2:
@@ -291,7 +342,15 @@ def select_parameters(
 
     :param include: keep a parameter only if ``include(full_name, param)`` is true; default keeps all.
     :param exclude: drop parameters whose full name equals one of these or ends with ``"." + it``.
+    :raises ValueError: a name of ``exclude`` matches no parameter (a misspelt exclusion would silently exclude
+        nothing), except those of :data:`OPTIONAL_EXCLUDES`.
     """
+    names = [name for name, param in module.named_parameters() if param.requires_grad]
+    unmatched = [
+        e for e in exclude if e not in OPTIONAL_EXCLUDES and not any(n == e or n.endswith("." + e) for n in names)
+    ]
+    if unmatched:
+        raise ValueError(f"exclude names {unmatched} match no trainable parameter of {type(module).__name__}: {names}")
     selected, seen = [], set()
     for owner_name, owner in module.named_modules():
         for local_name, param in owner.named_parameters(recurse=False):
@@ -340,11 +399,11 @@ def apply_syre(
     :param optimizer: optimizer(s) to attach the decay to now.
     :return: the :class:`Syre` object holding ``theta_0``.
     """
-    weight_decay = _check_non_negative("weight_decay", weight_decay)
-    sigma_scale = _check_non_negative("sigma_scale", sigma_scale)
+    weight_decay = check_real("weight_decay", weight_decay, low=0.0)
+    sigma_scale = check_real("sigma_scale", sigma_scale, low=0.0)
     if sigma_0 is not None:
-        sigma_0 = _check_non_negative("sigma_0", sigma_0)
-    ar_spread = _check_non_negative("ar_spread", ar_spread)
+        sigma_0 = check_real("sigma_0", sigma_0, low=0.0)
+    ar_spread = check_real("ar_spread", ar_spread, low=0.0)
     if ar_spread >= 1:
         raise ValueError(f"ar_spread must be in [0, 1) so that every D_ii > 0, got {ar_spread!r}")
     if mode not in DECAY_MODES:
@@ -352,6 +411,12 @@ def apply_syre(
     selected = select_parameters(module, include, exclude)
     if not selected:
         raise ValueError(f"apply_syre found no trainable parameters in {type(module).__name__} after filtering")
+    twice = [name for name, _, _, param in selected if _is_shifted(param)]
+    if twice:
+        raise ValueError(f"parameters {twice[:3]} are already shifted by a theta_0; apply syre once per module")
+    optimizers = [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else list(optimizer or [])
+    for opt in optimizers:  # checked before anything is shifted
+        _check_trains_some(opt, [name for name, *_ in selected], [param for *_, param in selected])
     if seed is None:
         seed = int(torch.randint(0, 2**62, (1,)).item())
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -362,6 +427,7 @@ def apply_syre(
         offset = torch.randn(param.shape, generator=generator, dtype=torch.float32) * std
         offset = offset.to(param.device, param.dtype)
         param.add_(offset)  # w = theta + theta_0, theta being the usual initialisation
+        _mark_shifted(param)
         offsets.append(offset)
         if ar_spread > 0:
             u = torch.rand(param.shape, generator=generator, dtype=torch.float32)
@@ -375,7 +441,6 @@ def apply_syre(
         scales=scales if ar_spread > 0 else None,
         seed=int(seed),
     )
-    if optimizer is not None:
-        for opt in [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else optimizer:
-            syre.attach(opt)
+    for opt in optimizers:
+        syre.attach(opt)
     return syre

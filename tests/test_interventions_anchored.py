@@ -8,15 +8,10 @@ from gymnasium import spaces
 from stable_baselines3 import PPO
 from torch import nn
 
-from syre_rl import SyrePPO
-from syre_rl.interventions import (
-    AnchoredDecayActorCriticPolicy,
-    AnchoredDecayLayerNormActorCriticPolicy,
-    LayerNormActorCriticPolicy,
-    SyreLayerNormActorCriticPolicy,
-)
+from syre_rl import AnchoredDecayPPO, SyrePPO
+from syre_rl.interventions import LayerNormActorCriticPolicy
 from syre_rl.interventions._units import unit_layers
-from syre_rl.policies import SyreActorCriticPolicy
+from syre_rl.policies import AnchoredDecayActorCriticPolicy, SyreActorCriticPolicy
 
 OBS = spaces.Box(-1.0, 1.0, (3,), np.float32)
 ACT = spaces.Box(-1.0, 1.0, (2,), np.float32)
@@ -38,7 +33,7 @@ def _zero_grad_step(policy):
 @pytest.mark.parametrize("mode", ["coupled", "decoupled"])
 def test_l2_pulls_toward_zero(mode):
     torch.manual_seed(0)
-    policy = _policy(decay_anchor="zero", decay_weight_decay=GAMMA, decay_mode=mode)
+    policy = _policy(anchor="zero", weight_decay=GAMMA, decay_mode=mode)
     before = {n: p.detach().clone() for n, p in policy.named_parameters()}
     _zero_grad_step(policy)
     for name, param in policy.named_parameters():
@@ -49,7 +44,7 @@ def test_l2_pulls_toward_zero(mode):
 @pytest.mark.parametrize("mode", ["coupled", "decoupled"])
 def test_l2_init_pulls_toward_initial_weights(mode):
     torch.manual_seed(0)
-    policy = _policy(decay_anchor="init", decay_weight_decay=GAMMA, decay_mode=mode)
+    policy = _policy(anchor="init", weight_decay=GAMMA, decay_mode=mode)
     init = {n: p.detach().clone() for n, p in policy.named_parameters()}
     with torch.no_grad():
         for p in policy.parameters():
@@ -60,7 +55,7 @@ def test_l2_init_pulls_toward_initial_weights(mode):
         expected = shifted if name == "log_std" else shifted - LR * GAMMA * (shifted - init[name])
         torch.testing.assert_close(param.detach(), expected)
     # at the initial weights L2-Init exerts no pull at all, unlike L2
-    fresh = _policy(decay_anchor="init", decay_weight_decay=GAMMA)
+    fresh = _policy(anchor="init", weight_decay=GAMMA)
     start = [p.detach().clone() for p in fresh.parameters()]
     _zero_grad_step(fresh)
     for p, s in zip(fresh.parameters(), start):
@@ -68,7 +63,7 @@ def test_l2_init_pulls_toward_initial_weights(mode):
 
 
 def test_l2_and_syre_decay_the_same_parameters():
-    l2 = _policy(decay_anchor="zero")
+    l2 = _policy(anchor="zero")
     syre = SyreActorCriticPolicy(OBS, ACT, lambda _: LR, net_arch=[5])
     assert l2.anchored_decay.names == syre.syre.names
     assert "log_std" not in l2.anchored_decay.names
@@ -77,13 +72,13 @@ def test_l2_and_syre_decay_the_same_parameters():
 
 
 def test_bad_settings_raise():
-    with pytest.raises(ValueError, match="decay anchor"):
-        _policy(decay_anchor="random")
+    with pytest.raises(ValueError, match="anchor must be one of"):
+        _policy(anchor="random")
     with pytest.raises(ValueError, match="mode"):
         _policy(decay_mode="sideways")
     with pytest.raises(ValueError, match="weight_decay"):
-        _policy(decay_weight_decay=-1.0)
-    message = "would decay the weights toward 0 on top of the anchored decay; set decay_weight_decay"
+        _policy(weight_decay=-1.0)
+    message = "would decay the weights toward 0 on top of the anchored decay; set the decay's weight_decay"
     with pytest.raises(ValueError, match=message):
         AnchoredDecayActorCriticPolicy(OBS, ACT, lambda _: LR, optimizer_kwargs={"weight_decay": 0.01})
 
@@ -95,7 +90,7 @@ def test_l2_init_anchors_survive_save_and_load(tmp_path):
         n_steps=32,
         batch_size=32,
         n_epochs=1,
-        policy_kwargs={"net_arch": [8], "decay_anchor": "init", "decay_weight_decay": 0.01},
+        policy_kwargs={"net_arch": [8], "anchor": "init", "weight_decay": 0.01},
         seed=0,
     )
     anchors = [a.clone() for a in model.policy.anchored_decay.anchors]
@@ -104,7 +99,7 @@ def test_l2_init_anchors_survive_save_and_load(tmp_path):
     model.save(tmp_path / "m.zip")
     torch.manual_seed(123)  # the rebuilt policy starts from other initial weights
     loaded = PPO.load(tmp_path / "m.zip")
-    assert loaded.policy.decay_settings["decay_anchor"] == "init"
+    assert loaded.policy.decay_config.anchor == "init"
     for a, b in zip(loaded.policy.anchored_decay.anchors, anchors):
         assert torch.equal(a, b)
 
@@ -113,11 +108,12 @@ def _kinds(seq):
     return [type(m) for m in seq]
 
 
-@pytest.mark.parametrize(
-    "cls", [LayerNormActorCriticPolicy, AnchoredDecayLayerNormActorCriticPolicy, SyreLayerNormActorCriticPolicy]
-)
-def test_layernorm_policies_put_layernorm_before_each_activation(cls):
-    policy = cls(OBS, ACT, lambda _: 1e-3, net_arch={"pi": [6, 4], "vf": [5]}, activation_fn=nn.ReLU)
+@pytest.mark.parametrize("algo", [PPO, AnchoredDecayPPO, SyrePPO])
+def test_layernorm_policies_put_layernorm_before_each_activation(algo):
+    env = gym.make("Pendulum-v1")
+    net_arch = {"pi": [6, 4], "vf": [5]}
+    policy_kwargs = {"net_arch": net_arch, "activation_fn": nn.ReLU}
+    policy = algo(LayerNormActorCriticPolicy, env, n_steps=32, batch_size=32, policy_kwargs=policy_kwargs).policy
     ex = policy.mlp_extractor
     assert _kinds(ex.policy_net) == [nn.Linear, nn.LayerNorm, nn.ReLU] * 2
     assert _kinds(ex.value_net) == [nn.Linear, nn.LayerNorm, nn.ReLU]
@@ -132,20 +128,22 @@ def test_layernorm_policies_put_layernorm_before_each_activation(cls):
 
 def test_layernorm_policies_train_with_their_algorithms():
     env = gym.make("CartPole-v1")
-    for algo, cls in [(PPO, LayerNormActorCriticPolicy), (SyrePPO, SyreLayerNormActorCriticPolicy)]:
-        model = algo(cls, env, n_steps=32, batch_size=32, n_epochs=1, policy_kwargs={"net_arch": [8]}, seed=0)
+    for algo in (PPO, AnchoredDecayPPO, SyrePPO):
+        model = algo(
+            LayerNormActorCriticPolicy, env, n_steps=32, batch_size=32, n_epochs=1, policy_kwargs={"net_arch": [8]}
+        )
         model.learn(32)
         assert isinstance(model.policy.mlp_extractor.policy_net[1], nn.LayerNorm)
-    with pytest.raises(ValueError, match="syre policy"):
-        SyrePPO(LayerNormActorCriticPolicy, env)
+    names = SyrePPO(LayerNormActorCriticPolicy, env, policy_kwargs={"net_arch": [8]}).syre.names
+    assert "mlp_extractor.policy_net.1.weight" in names  # LayerNorm scales take part in syre
 
 
 @pytest.mark.parametrize(
     "algo, cls",
     [
         (PPO, LayerNormActorCriticPolicy),
-        (PPO, AnchoredDecayLayerNormActorCriticPolicy),
-        (SyrePPO, SyreLayerNormActorCriticPolicy),
+        (AnchoredDecayPPO, LayerNormActorCriticPolicy),
+        (SyrePPO, LayerNormActorCriticPolicy),
     ],
 )
 def test_policies_save_and_load(tmp_path, algo, cls):

@@ -10,9 +10,9 @@ from helpers import SwitchAt
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
-from syre_rl import SyrePPO
+from syre_rl import AnchoredDecayPPO, SyrePPO
+from syre_rl.experiments.classes import resolve_algorithm, resolve_policy
 from syre_rl.interventions import INTERVENTIONS, ReDo, ShrinkAndPerturb, build_intervention, build_interventions
-from syre_rl.recipes import resolve_algorithm, resolve_policy
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
 RECIPES = sorted(AGENTS.glob("*.yaml"))
@@ -38,7 +38,7 @@ def test_recipe_builds_and_trains(path):
     assert set(recipe) == KEYS
     assert recipe["name"] == path.stem
     algorithm = resolve_algorithm(recipe["algorithm"])
-    assert algorithm in (PPO, SyrePPO)
+    assert algorithm in (PPO, SyrePPO, AnchoredDecayPPO)
     build_interventions(recipe["interventions"])  # the literal settings are valid
     fired = [{**spec, **FIRE_SOON.get(spec["type"], {})} for spec in recipe["interventions"]]
     callbacks = build_interventions(fired)
@@ -60,8 +60,13 @@ def test_recipe_builds_and_trains(path):
 def test_l2_and_syre_recipes_differ_only_in_the_anchor():
     l2 = yaml.safe_load((AGENTS / "ppo_l2.yaml").read_text())
     syre = yaml.safe_load((AGENTS / "syre_ppo.yaml").read_text())
-    assert l2["policy_kwargs"]["decay_weight_decay"] == syre["hyperparameters"]["syre_weight_decay"]
-    assert l2["policy_kwargs"]["decay_mode"] == syre["hyperparameters"]["syre_mode"]
+    assert l2["hyperparameters"]["weight_decay"] == syre["hyperparameters"]["weight_decay"]
+    assert l2["hyperparameters"]["decay_mode"] == syre["hyperparameters"]["decay_mode"]
+    assert (l2["algorithm"], l2["hyperparameters"]["anchor"], syre["algorithm"]) == (
+        "AnchoredDecayPPO",
+        "zero",
+        "SyrePPO",
+    )
 
 
 def test_ns_adam_recipe_sets_the_betas():

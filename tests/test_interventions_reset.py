@@ -11,10 +11,10 @@ from helpers import SwitchAt
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from syre_rl.interventions import AnchoredDecayActorCriticPolicy, ResetOnTaskSwitch
+from syre_rl.interventions import ResetOnTaskSwitch
 from syre_rl.interventions._init import fresh_parameters
 from syre_rl.interventions.reset import reset_policy
-from syre_rl.policies import SyreActorCriticPolicy
+from syre_rl.policies import AnchoredDecayActorCriticPolicy, SyreActorCriticPolicy
 
 OBS = spaces.Box(-1.0, 1.0, (3,), np.float32)
 ACT = spaces.Box(-1.0, 1.0, (2,), np.float32)
@@ -80,11 +80,11 @@ def test_reset_keeps_syre_offset_and_reanchors_l2_init():
     for name, theta in syre.syre.theta().items():
         torch.testing.assert_close(theta, fresh[name])  # w = fresh theta + the same theta_0
 
-    l2_init = _trained(AnchoredDecayActorCriticPolicy, decay_anchor="init")
+    l2_init = _trained(AnchoredDecayActorCriticPolicy, anchor="init")
     reset_policy(l2_init, "all")
     for p, anchor in zip(l2_init.anchored_decay.params, l2_init.anchored_decay.anchors):
         assert torch.equal(p.detach(), anchor)
-    l2 = _trained(AnchoredDecayActorCriticPolicy, decay_anchor="zero")
+    l2 = _trained(AnchoredDecayActorCriticPolicy, anchor="zero")
     reset_policy(l2, "all")
     assert all(not a.any() for a in l2.anchored_decay.anchors)
 
@@ -125,7 +125,7 @@ def test_bad_scope_raises():
 def test_callback_follows_the_scenario_wrapper_of_a_vector_env():
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from syre_rl.nonstationary.scenarios import load_scenario, make_env_fns
+    from syre_rl.experiments.scenarios import load_scenario, make_env_fns
 
     recipe = load_scenario("permuted_cartpole")
     recipe["schedule"] = {**recipe["schedule"], "steps_per_task": 96}

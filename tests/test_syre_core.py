@@ -364,3 +364,48 @@ def test_reinitialised_parameters_follow_each_anchor_kind() -> None:
     l2.reinitialised({"0.weight"})
     assert torch.equal(l2_init.anchors[0], fresh) and not l2.anchors[0].any()
     assert torch.equal(l2_init.anchors[2], untouched)  # parameters not re-initialised keep their anchors
+
+
+def test_an_unpickled_network_and_optimizer_keep_decaying() -> None:
+    import pickle
+
+    net2 = make_mlp()
+    opt2 = torch.optim.SGD(net2.parameters(), lr=0.1)
+    syre2 = apply_syre(net2, weight_decay=1.0, seed=0, optimizer=opt2)
+    restored = pickle.loads(pickle.dumps({"net": net2, "opt": opt2, "syre": syre2}))
+    r_net, r_opt, r_syre = restored["net"], restored["opt"], restored["syre"]
+    assert all(p is q for p, q in zip(r_syre.params, r_net.parameters()))  # indexes the unpickled parameters
+    for p in r_net.parameters():
+        p.grad = torch.zeros_like(p)
+    expected = [p.detach() - 0.1 * (p.detach() - a) for p, a in zip(r_net.parameters(), r_syre.theta_0)]
+    r_opt.step()
+    for p, e in zip(r_net.parameters(), expected):
+        torch.testing.assert_close(p.detach(), e)
+
+
+def test_coupled_decay_pulls_toward_the_anchor_under_a_maximizing_optimizer() -> None:
+    net = make_mlp()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, maximize=True)
+    syre = apply_syre(net, weight_decay=1.0, seed=0, optimizer=opt)
+    for p in net.parameters():
+        p.grad = torch.zeros_like(p)
+    expected = [p.detach() - 0.1 * (p.detach() - a) for p, a in zip(net.parameters(), syre.theta_0)]
+    opt.step()
+    for p, e in zip(net.parameters(), expected):
+        torch.testing.assert_close(p.detach(), e)
+
+
+def test_misuse_is_refused() -> None:
+    net = make_mlp()
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(ValueError, match=r"exclude names \['0.wieght'\] match no trainable parameter"):
+        apply_syre(net, exclude=("0.wieght",))
+    assert all(torch.equal(p, b) for p, b in zip(net.parameters(), before))  # nothing shifted
+    apply_syre(net, seed=0, exclude=("log_std",))  # the optional SB3 exclusion may match nothing
+    with pytest.raises(ValueError, match="already shifted by a theta_0; apply syre once per module"):
+        apply_syre(net, seed=1)
+    fresh, other = make_mlp(), make_mlp()
+    before = [p.detach().clone() for p in fresh.parameters()]
+    with pytest.raises(ValueError, match="SGD trains none of the 6 decayed parameters"):
+        apply_syre(fresh, optimizer=torch.optim.SGD(other.parameters(), lr=0.1))
+    assert all(torch.equal(p, b) for p, b in zip(fresh.parameters(), before))  # nothing shifted

@@ -60,9 +60,9 @@ def test_settings_reach_the_policy_and_sb3_defaults_are_kept() -> None:
     model = SyrePPO(
         "MlpPolicy",
         "CartPole-v1",
-        syre_weight_decay=0.01,
-        syre_sigma_scale=0.05,
-        syre_mode="decoupled",
+        weight_decay=0.01,
+        sigma_scale=0.05,
+        decay_mode="decoupled",
         seed=0,
         **SMALL,
     )
@@ -85,7 +85,7 @@ def test_log_std_is_left_untouched_by_default() -> None:
     model = SyrePPO("MlpPolicy", "Pendulum-v1", seed=0, **SMALL)
     assert "log_std" not in model.policy.syre.names
     assert torch.equal(model.policy.log_std.detach(), torch.zeros(1))
-    included = SyrePPO("MlpPolicy", "Pendulum-v1", seed=0, syre_exclude=(), **SMALL)
+    included = SyrePPO("MlpPolicy", "Pendulum-v1", seed=0, decay_exclude=(), **SMALL)
     assert "log_std" in included.policy.syre.names
     assert not torch.equal(included.policy.log_std.detach(), torch.zeros(1))
 
@@ -115,8 +115,8 @@ def test_cnn_and_multi_input_policies() -> None:
 
 def test_decay_is_applied_during_ppo_updates() -> None:
     """A stronger decay keeps the effective weights closer to theta_0 over the same PPO updates."""
-    a = SyrePPO("MlpPolicy", "CartPole-v1", seed=0, syre_weight_decay=0.0, **SMALL)
-    b = SyrePPO("MlpPolicy", "CartPole-v1", seed=0, syre_weight_decay=0.5, **SMALL)
+    a = SyrePPO("MlpPolicy", "CartPole-v1", seed=0, weight_decay=0.0, **SMALL)
+    b = SyrePPO("MlpPolicy", "CartPole-v1", seed=0, weight_decay=0.5, **SMALL)
     a.learn(64)
     b.learn(64)
     dist_a = sum((p - o).norm() for p, o in zip(a.policy.syre.params, a.policy.syre.theta_0))
@@ -127,10 +127,10 @@ def test_decay_is_applied_during_ppo_updates() -> None:
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"syre_sigma_scale": -1.0}, "sigma_scale must be a finite number >= 0, got -1.0"),
-        ({"syre_weight_decay": float("nan")}, "weight_decay must be a finite number >= 0, got nan"),
-        ({"syre_mode": "adamw"}, "mode must be one of ('coupled', 'decoupled'), got 'adamw'"),
-        ({"policy_kwargs": {"syre_weight_decay": 0.1}}, "pass ['syre_weight_decay'] as SyrePPO arguments"),
+        ({"sigma_scale": -1.0}, "sigma_scale must be a finite number >= 0, got -1.0"),
+        ({"weight_decay": float("nan")}, "weight_decay must be a finite number >= 0, got nan"),
+        ({"decay_mode": "adamw"}, "mode must be one of ('coupled', 'decoupled'), got 'adamw'"),
+        ({"policy_kwargs": {"weight_decay": 0.1}}, "pass ['weight_decay'] as SyrePPO arguments"),
         (
             {"policy_kwargs": {"optimizer_kwargs": {"weight_decay": 0.01}}},
             "optimizer weight_decay=0.01 would decay the weights toward 0",
@@ -143,9 +143,16 @@ def test_bad_settings_are_rejected(kwargs: dict, message: str) -> None:
     assert message in str(err.value)
 
 
-def test_plain_policies_are_rejected() -> None:
-    with pytest.raises(ValueError, match="SyrePPO needs a syre policy"):
-        SyrePPO(ActorCriticPolicy, "CartPole-v1")
+def test_sb3s_own_policy_class_is_treated_with_syre() -> None:
+    model = SyrePPO(ActorCriticPolicy, "CartPole-v1", seed=0, **SMALL)
+    assert type(model.policy) is ActorCriticPolicy
+    assert model.syre.names == [n for n, _ in model.policy.named_parameters()]
+    model.learn(64)
+
+
+def test_unknown_policy_names_and_other_anchors_are_rejected() -> None:
+    with pytest.raises(ValueError, match="SyrePPO uses the anchor 'syre', got anchor='zero'"):
+        SyrePPO("MlpPolicy", "CartPole-v1", anchor="zero")
     with pytest.raises(ValueError, match="unknown policy 'MLPPolicy'; SyrePPO accepts"):
         SyrePPO("MLPPolicy", "CartPole-v1")
 
@@ -252,7 +259,7 @@ def test_cuda_training_and_save_load(tmp_path: Path) -> None:
 def test_a_deep_copied_policy_keeps_its_decay() -> None:
     import copy
 
-    model = SyrePPO("MlpPolicy", "CartPole-v1", seed=0, syre_weight_decay=1.0, **SMALL)
+    model = SyrePPO("MlpPolicy", "CartPole-v1", seed=0, weight_decay=1.0, **SMALL)
     clone = copy.deepcopy(model.policy)
     for p in clone.parameters():
         p.grad = torch.zeros_like(p)

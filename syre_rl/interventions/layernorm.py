@@ -3,7 +3,9 @@
 LayerNorm, alone or with weight decay, is a strong simple remedy for loss of plasticity (Lyle et al., "Disentangling
 the Causes of Plasticity Loss in Neural Networks", 2024). The policies here are SB3's, with only the MLP extractor
 replaced; SB3's orthogonal init treats the ``Linear`` layers as usual and each ``LayerNorm`` starts at scale 1,
-shift 0. Variants combine it with the anchored decays: L2 / L2-Init and syre.
+shift 0. Combine it with an anchored decay through the algorithm: ``SyrePPO(LayerNormActorCriticPolicy, env)`` (the
+LayerNorm scales and shifts take part in syre like every other parameter, offset std ``sigma_scale`` as their
+fan-in is 1) or ``AnchoredDecayPPO(LayerNormActorCriticPolicy, env, anchor="zero")`` for L2.
 """
 
 from __future__ import annotations
@@ -14,9 +16,6 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import MlpExtractor
 from stable_baselines3.common.utils import get_device
 from torch import nn
-
-from syre_rl.interventions.anchored import AnchoredDecayActorCriticPolicy
-from syre_rl.policies import SyreActorCriticPolicy
 
 
 def _layer_norm_mlp(in_dim: int, sizes: list[int], activation_fn: type[nn.Module]) -> tuple[nn.Sequential, int]:
@@ -50,25 +49,10 @@ class LayerNormMlpExtractor(MlpExtractor):
         self.value_net = value_net.to(device)
 
 
-class LayerNormMixin:
-    """Builds the policy's MLP extractor as :class:`LayerNormMlpExtractor`; put it first among the bases."""
+class LayerNormActorCriticPolicy(ActorCriticPolicy):
+    """SB3's ``ActorCriticPolicy`` (MlpPolicy) with LayerNorm hidden layers; same arguments."""
 
-    def _build_mlp_extractor(self: Any) -> None:
+    def _build_mlp_extractor(self) -> None:
         self.mlp_extractor = LayerNormMlpExtractor(
             self.features_dim, net_arch=self.net_arch, activation_fn=self.activation_fn, device=self.device
         )
-
-
-class LayerNormActorCriticPolicy(LayerNormMixin, ActorCriticPolicy):
-    """SB3's ``ActorCriticPolicy`` (MlpPolicy) with LayerNorm hidden layers; same arguments."""
-
-
-class AnchoredDecayLayerNormActorCriticPolicy(LayerNormMixin, AnchoredDecayActorCriticPolicy):
-    """LayerNorm hidden layers plus L2 / L2-Init; arguments as
-    :class:`~syre_rl.interventions.anchored.AnchoredDecayActorCriticPolicy`."""
-
-
-class SyreLayerNormActorCriticPolicy(LayerNormMixin, SyreActorCriticPolicy):
-    """LayerNorm hidden layers treated with syre (for :class:`syre_rl.SyrePPO`); arguments as
-    :class:`~syre_rl.policies.SyreActorCriticPolicy`. The LayerNorm scales and shifts take part in syre like every
-    other parameter (offset std ``sigma_scale``, as their fan-in is 1)."""

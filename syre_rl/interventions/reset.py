@@ -21,17 +21,14 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
-from syre_rl.interventions._base import TaskSwitchDetector
 from syre_rl.interventions._init import fresh_parameters
-from syre_rl.syre import AnchoredDecay
+from syre_rl.plasticity.grad_norms import policy_optimizers
+from syre_rl.plasticity.task_switch import TaskSwitchDetector
+from syre_rl.policies import find_decay
 
 ResetScope = Literal["all", "heads"]
 RESET_SCOPES: tuple[str, ...] = ("all", "heads")
 _HEADS = ("action_net", "value_net")
-
-
-def _anchored_decays(policy: nn.Module) -> list[AnchoredDecay]:
-    return [v for v in vars(policy).values() if isinstance(v, AnchoredDecay)]
 
 
 @torch.no_grad()
@@ -52,11 +49,11 @@ def reset_policy(policy: nn.Module, scope: ResetScope = "all") -> list[str]:
     params = dict(policy.named_parameters())
     for name, value in fresh.items():
         params[name].copy_(value)
-    for decay in _anchored_decays(policy):
+    decay = find_decay(policy)
+    if decay is not None:
         decay.reinitialised(fresh.keys())
-    optimizer = getattr(policy, "optimizer", None)
-    if isinstance(optimizer, torch.optim.Optimizer):
-        reset = {id(params[name]) for name in fresh}
+    reset = {id(params[name]) for name in fresh}
+    for optimizer in policy_optimizers(policy):
         for param in [p for p in optimizer.state if id(p) in reset]:
             del optimizer.state[param]
     return sorted(fresh)

@@ -1,3 +1,3 @@
-from syre_rl.ppo.ppo import SyrePPO
+from syre_rl.ppo.ppo import AnchoredDecayPPO, SyrePPO
 
-__all__ = ["SyrePPO"]
+__all__ = ["AnchoredDecayPPO", "SyrePPO"]
