@@ -1,0 +1,40 @@
+"""The batched path: ``n_envs`` task-switching sub-envs stepped as numpy arrays by one object (gymnasium and numpy
+only), with the same task sequence, switch steps and dynamics as ``n_envs`` envs of
+:class:`~syre_rl.nonstationary.wrapper.TaskSwitchingWrapper`.
+
+* :class:`BatchedTaskEnv`: a gymnasium ``VectorEnv`` (same-step autoreset); :func:`make_batched_env` builds one from
+  a scenario recipe.
+* :class:`BatchedVecEnv`: its Stable-Baselines3 ``VecEnv`` face (register it with SB3's ``VecEnv.register`` before
+  handing it to an algorithm); :func:`make_batched_vec_env` builds one from a scenario recipe.
+* Batched base envs: :data:`BATCHED_DYNAMICS` (CartPole, Pendulum, the contextual bandit); batched families:
+  :data:`BATCHED_FAMILIES` (``cartpole_physics``, ``pendulum_physics``, ``obs_permutation``,
+  ``action_permutation``, ``bandit_relabel``); every schedule.
+"""
+
+from syre_rl.nonstationary.batched.dynamics import BATCHED_DYNAMICS, BatchedDynamics, make_dynamics
+from syre_rl.nonstationary.batched.env import BatchedStep, BatchedTaskEnv, SubEnv, make_batched_env
+from syre_rl.nonstationary.batched.families import (
+    BATCHED_FAMILIES,
+    BATCHED_FAMILY_NAMES,
+    BatchedFamily,
+    make_batched_family,
+)
+from syre_rl.nonstationary.batched.tasks import TaskClocks
+from syre_rl.nonstationary.batched.vec_env import BatchedVecEnv, make_batched_vec_env
+
+__all__ = [
+    "BATCHED_DYNAMICS",
+    "BATCHED_FAMILIES",
+    "BATCHED_FAMILY_NAMES",
+    "BatchedDynamics",
+    "BatchedFamily",
+    "BatchedStep",
+    "BatchedTaskEnv",
+    "BatchedVecEnv",
+    "SubEnv",
+    "TaskClocks",
+    "make_batched_env",
+    "make_batched_family",
+    "make_batched_vec_env",
+    "make_dynamics",
+]
