@@ -33,6 +33,7 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check syre_rl scripts tests
+	$(VENV)/bin/mypy syre_rl
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py

@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    from syre_rl.benchmark import plan_grid, print_table, run_benchmark, write_summary
-    from syre_rl.recipes import parse_overrides
+    from syre_rl.analysis.report import print_table, write_summary
+    from syre_rl.experiments.config import parse_overrides
+    from syre_rl.experiments.grid import plan_grid, run_benchmark
+    from syre_rl.run_layout import SUMMARY_FILE
 
     reference = None if args.reference.lower() == "none" else args.reference
     if not args.summary_only and not (args.agents and args.envs):
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = []
     summary = write_summary(args.out, reference=reference)
     print_table(summary)
-    print(f"summary written to {args.out / 'summary.csv'}")
+    print(f"summary written to {args.out / SUMMARY_FILE}")
     if failed:
         print(f"{len(failed)} run(s) failed; see error.txt in their run folders:", file=sys.stderr)
         for result in failed:

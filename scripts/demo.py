@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="steps per run (default: each scenario's budget)")
     args = parser.parse_args(argv)
 
-    from syre_rl.benchmark import plan_grid, print_table, run_benchmark, write_summary
-    from syre_rl.plots import plot_benchmark
+    from syre_rl.analysis.plots import plot_benchmark
+    from syre_rl.analysis.report import print_table, write_summary
+    from syre_rl.experiments.grid import plan_grid, run_benchmark
+    from syre_rl.run_layout import PLOTS_DIR, SUMMARY_FILE
 
     specs = plan_grid(AGENTS, SCENARIOS, range(args.seeds), reference=REFERENCE, total_steps=args.steps)
     cores = os.cpu_count()
@@ -53,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     results = run_benchmark(specs, args.out, backend=args.backend, workers=args.workers, report=report)
     summary = write_summary(args.out, reference=REFERENCE)
     print_table(summary)
-    figures = plot_benchmark(args.out, args.out / "plots")
-    print(f"summary: {args.out / 'summary.csv'}")
+    figures = plot_benchmark(args.out, args.out / PLOTS_DIR)
+    print(f"summary: {args.out / SUMMARY_FILE}")
     print(f"figures: {', '.join(str(p) for p in figures if p.suffix == '.png')}")
     print(f"total wall time: {time.perf_counter() - start:.0f} s")
     failed = [r for r in results if r.status == "failed"]

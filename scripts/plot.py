@@ -17,10 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default FIRST_FOLDER/plots)")
     args = parser.parse_args(argv)
 
-    from syre_rl.plots import plot_benchmark
+    from syre_rl.analysis.plots import plot_benchmark
+    from syre_rl.run_layout import PLOTS_DIR
 
     try:
-        paths = plot_benchmark(args.folders, args.out or args.folders[0] / "plots")
+        paths = plot_benchmark(args.folders, args.out or args.folders[0] / PLOTS_DIR)
     except ValueError as exc:
         parser.error(str(exc))
     for path in paths:

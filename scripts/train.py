@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    from syre_rl.experiment import RunExistsError, default_run_dir, train
-    from syre_rl.recipes import resolve_config
+    from syre_rl.experiments.config import resolve_config
+    from syre_rl.experiments.run import RunExistsError, default_run_dir, train
 
     try:
         config = resolve_config(

@@ -14,18 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import TINY_OVERRIDES
-from scipy.stats import trim_mean
 
-from syre_rl.benchmark import (
-    RunSpec,
-    format_table,
-    plan_grid,
-    run_benchmark,
-    seed_statistics,
-    summarize,
-    write_summary,
-)
-from syre_rl.recipes import parse_overrides
+from syre_rl.analysis.report import format_table, write_summary
+from syre_rl.analysis.summary import summarize
+from syre_rl.experiments.config import parse_overrides
+from syre_rl.experiments.grid import RunSpec, plan_grid, run_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [*TINY_OVERRIDES, "checkpoint_every=128"]
@@ -116,18 +109,6 @@ def test_interrupted_benchmark_resumes_and_completes(tmp_path: Path) -> None:
         assert json.loads((run_dir / "done").read_text())["num_timesteps"] == STEPS
 
 
-def test_seed_statistics_known_answers() -> None:
-    values = [1.0, 2.0, 3.0, 4.0, 100.0]
-    stats = seed_statistics(values)
-    assert stats["n"] == 5 and stats["mean"] == pytest.approx(22.0)
-    assert stats["iqm"] == pytest.approx(trim_mean(values, 0.25)) == pytest.approx(3.0)
-    assert stats["ci_low"] < 22.0 < stats["ci_high"]
-    assert 1.0 <= stats["ci_low"] and stats["ci_high"] <= 100.0
-    assert seed_statistics([2.0, 2.0])["ci_low"] == seed_statistics([2.0, 2.0])["ci_high"] == 2.0
-    one = seed_statistics([5.0, float("nan")])
-    assert one["n"] == 1 and one["mean"] == 5.0 and np.isnan(one["ci_low"])
-
-
 @pytest.mark.slow
 def test_ray_backend_runs_a_tiny_grid(tmp_path: Path) -> None:
     ray = pytest.importorskip("ray")
@@ -146,7 +127,7 @@ def test_ray_backend_runs_a_tiny_grid(tmp_path: Path) -> None:
 
 
 def test_every_agent_recipe_finishes_a_smoke_benchmark(tmp_path: Path) -> None:
-    from syre_rl.recipes import list_agents
+    from syre_rl.experiments.agents import list_agents
 
     agents = list_agents()
     results = run_benchmark(tiny_grid(agents, [0]), tmp_path, workers=2)

@@ -8,17 +8,11 @@ import pytest
 import yaml
 from torch import nn
 
-from syre_rl.recipes import (
-    build_policy_kwargs,
-    list_agents,
-    load_agent,
-    load_yaml,
-    parse_overrides,
-    parse_value,
-    recipe_dir,
-    resolve_config,
-    valid_override_keys,
-)
+from syre_rl.experiments.agents import list_agents, load_agent
+from syre_rl.experiments.classes import build_policy_kwargs
+from syre_rl.experiments.config import parse_overrides, resolve_config, valid_override_keys
+from syre_rl.experiments.recipe_files import recipe_dir
+from syre_rl.experiments.yaml_loader import load_yaml, parse_value
 
 SCENARIO = {
     "name": "tiny",
@@ -79,12 +73,12 @@ def test_merge_order_scenario_then_agent_then_overrides() -> None:
         "algorithm": "SyrePPO",
         "policy": "MlpPolicy",
         "policy_kwargs": {"net_arch": [32, 32]},
-        "hyperparameters": {"learning_rate": 5e-4, "syre_weight_decay": 0.01},
+        "hyperparameters": {"learning_rate": 5e-4, "weight_decay": 0.01},
     }
     config = resolve_config(agent, SCENARIO, overrides=["learning_rate=1e-4", "n_epochs=2", "total_steps=512"])
     hp = config["hyperparameters"]
     assert hp["n_steps"] == 64  # scenario
-    assert hp["syre_weight_decay"] == 0.01  # agent
+    assert hp["weight_decay"] == 0.01  # agent
     assert hp["learning_rate"] == pytest.approx(1e-4)  # override beats agent beats scenario
     assert hp["n_epochs"] == 2
     assert config["policy_kwargs"] == {"net_arch": [32, 32], "activation_fn": "tanh"}
@@ -114,10 +108,10 @@ def test_unknown_override_key_lists_the_valid_keys() -> None:
         resolve_config("ppo", SCENARIO, overrides=["scenario.schedule.period=3"])
     with pytest.raises(ValueError, match="total_steps must be an integer"):
         resolve_config("ppo", SCENARIO, overrides=["total_steps=ten"])
-    # syre settings are keys of SyrePPO only.
-    assert "syre_weight_decay" in valid_override_keys(resolve_config("syre_ppo", SCENARIO))
-    with pytest.raises(ValueError, match="unknown --set key 'syre_weight_decay'"):
-        resolve_config("ppo", SCENARIO, overrides=["syre_weight_decay=0.1"])
+    # Decay settings are keys of the anchored-decay algorithms (SyrePPO) only.
+    assert "weight_decay" in valid_override_keys(resolve_config("syre_ppo", SCENARIO))
+    with pytest.raises(ValueError, match="unknown --set key 'weight_decay'"):
+        resolve_config("ppo", SCENARIO, overrides=["weight_decay=0.1"])
 
 
 def test_unknown_agent_lists_the_agents() -> None:
@@ -160,17 +154,19 @@ def test_policy_kwargs_strings_become_classes() -> None:
 
 
 def test_recipe_dir_prefers_the_copy_shipped_in_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import syre_rl.recipes as recipes
+    import syre_rl.experiments.recipe_files as recipe_files
 
     (tmp_path / "site" / "syre_rl" / "_recipes" / "agents").mkdir(parents=True)
-    monkeypatch.setattr(recipes, "__file__", str(tmp_path / "site" / "syre_rl" / "recipes.py"))
+    monkeypatch.setattr(
+        recipe_files, "__file__", str(tmp_path / "site" / "syre_rl" / "experiments" / "recipe_files.py")
+    )
     assert recipe_dir("agents") == tmp_path / "site" / "syre_rl" / "_recipes" / "agents"
     with pytest.raises(FileNotFoundError, match="no envs recipe folder"):
         recipe_dir("envs")
 
 
 def test_every_shipped_scenario_resolves_with_every_algorithm() -> None:
-    from syre_rl.nonstationary.scenarios import list_scenarios
+    from syre_rl.experiments.scenarios import list_scenarios
 
     scenarios = list_scenarios()
     assert {"relabelled_bandit", "permuted_cartpole", "slippery_ant"} <= set(scenarios)

@@ -11,8 +11,9 @@ import pytest
 import yaml
 from stable_baselines3.common.callbacks import BaseCallback
 
-from syre_rl.experiment import RunExistsError, list_checkpoints, train
-from syre_rl.recipes import resolve_config
+from syre_rl.experiments.checkpoints import list_checkpoints
+from syre_rl.experiments.config import resolve_config
+from syre_rl.experiments.run import RunExistsError, train
 
 # Torch device of these runs; the same tests run on a GPU with SYRE_RL_TEST_DEVICE=cuda.
 DEVICE = os.environ.get("SYRE_RL_TEST_DEVICE", "cpu")
@@ -54,7 +55,7 @@ def test_run_folder_has_every_file(tmp_path: Path) -> None:
     assert any((run_dir / "tb").rglob("events.out.tfevents.*"))
     assert list_checkpoints(run_dir), "periodic checkpoints"
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert config["agent"] == "syre_ppo" and config["hyperparameters"]["syre_weight_decay"] == 0.002
+    assert config["agent"] == "syre_ppo" and config["hyperparameters"]["weight_decay"] == 0.002
     assert json.loads((run_dir / "done").read_text())["num_timesteps"] == 1024
     episodes = pd.read_csv(run_dir / "episodes.csv")
     assert episodes["timesteps"].max() == 1024 and set(episodes["task_id"]) == {0, 1}
@@ -120,7 +121,7 @@ def test_resume_continues_tasks_and_episodes_without_gaps_or_duplicates(tmp_path
 
 
 def test_logs_are_cut_back_to_the_checkpoint_byte_for_byte(tmp_path: Path) -> None:
-    from syre_rl.experiment import _truncate_log
+    from syre_rl.experiments.checkpoints import _truncate_log
 
     path = tmp_path / "episodes.csv"
     kept = "timesteps,task_id,return,length\n4,0,1.0,1\n8,0,0.10000000000000001,1\n"
@@ -142,7 +143,7 @@ def test_a_finished_run_extends_with_the_default_checkpoint_cadence(tmp_path: Pa
 
 
 def test_neighbouring_seeds_do_not_share_sub_env_streams() -> None:
-    from syre_rl.experiment import make_vec_env
+    from syre_rl.experiments.build import make_vec_env
 
     seeds = {}
     for seed in (0, 1):

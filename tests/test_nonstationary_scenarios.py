@@ -14,7 +14,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
-from syre_rl.nonstationary import SCENARIO_IDS, list_scenarios, load_scenario, make_env_fns, make_scenario_env
+from syre_rl.experiments.scenarios import SCENARIO_IDS, list_scenarios, load_scenario, make_env_fns, make_scenario_env
 from syre_rl.nonstationary.scenarios import validate_recipe
 
 HYPERPARAMETER_KEYS = {"n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda", "ent_coef"}
@@ -171,7 +171,7 @@ def test_missing_keys_and_unknown_names():
 
 def test_library_imports_neither_torch_nor_sb3():
     code = (
-        "import sys; import syre_rl.nonstationary as ns; ns.list_scenarios(); "
+        "import sys; import syre_rl.nonstationary; import syre_rl.experiments.scenarios as ns; ns.list_scenarios(); "
         "ns.make_scenario_env('relabelled_bandit_quick', seed=0).reset(); "
         "assert 'torch' not in sys.modules and 'stable_baselines3' not in sys.modules, sorted(sys.modules)"
     )

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from syre_rl.plots import agent_color, binned_curve, plot_benchmark, task_switches
-from syre_rl.statistics import mean_and_ci
+from syre_rl.analysis.plots import agent_color, binned_curve, plot_benchmark, task_switches
 
 
 def fake_run(root: Path, agent: str, seed: int, scenario: str = "tiny", slope: float = 0.0) -> Path:
@@ -78,11 +77,3 @@ def test_binned_curve_means_and_fills() -> None:
     edges = np.array([0.0, 10.0, 20.0, 30.0])
     curve = binned_curve(np.array([1, 2, 25]), np.array([1.0, 3.0, 5.0]), edges)
     np.testing.assert_allclose(curve, [2.0, 2.0, 5.0])  # the empty middle bin repeats the previous one
-
-
-def test_mean_and_ci_brackets_the_mean() -> None:
-    values = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0], [3.0, 1.0]])
-    mean, low, high = mean_and_ci(values)
-    np.testing.assert_allclose(mean, [1.5, 1.0])
-    assert low[0] < 1.5 < high[0] and low[0] >= 0.0 and high[0] <= 3.0
-    assert low[1] == high[1] == 1.0  # no spread, no band

@@ -5,8 +5,10 @@
   permutations, env cycling, relabelling of a contextual bandit.
 * Schedules (:mod:`~syre_rl.nonstationary.schedules`): fixed interval (optionally aligned to episode ends), cyclic,
   random-walk and trend drift, every K episodes, memoryless, manual.
-* Scenario recipes in ``envs/*.yaml`` (:mod:`~syre_rl.nonstationary.scenarios`), registered as ``syre_rl/...`` ids on
-  import.
+* Scenarios (:mod:`~syre_rl.nonstationary.scenarios`): a loaded scenario recipe (a dict) checked and turned into
+  wrapped envs. The recipe files (``envs/*.yaml``) and their ``syre_rl/...`` ids belong to
+  :mod:`syre_rl.experiments.scenarios`; the stationary building blocks are registered here, as
+  ``syre_rl/ContextualBandit-v0`` and ``syre_rl/EnvSequence-v0``, on import.
 """
 
 from syre_rl.nonstationary.bandit import ContextualBanditEnv
@@ -24,15 +26,10 @@ from syre_rl.nonstationary.families import (
     ObservationPermutation,
     PendulumPhysicsFamily,
     TaskFamily,
+    register_task_family,
 )
-from syre_rl.nonstationary.registration import SCENARIO_IDS, register_envs
-from syre_rl.nonstationary.scenarios import (
-    list_scenarios,
-    load_scenario,
-    make_env_fns,
-    make_scenario_env,
-    validate_recipe,
-)
+from syre_rl.nonstationary.registration import BASE_IDS, register_envs
+from syre_rl.nonstationary.scenarios import env_seed, make_env_fns, make_scenario_env, validate_recipe
 from syre_rl.nonstationary.schedules import (
     SCHEDULES,
     Cyclic,
@@ -43,14 +40,15 @@ from syre_rl.nonstationary.schedules import (
     RandomWalk,
     Schedule,
     Trend,
+    register_schedule,
 )
 from syre_rl.nonstationary.wrapper import TaskSwitchingWrapper
 
 register_envs()
 
 __all__ = [
+    "BASE_IDS",
     "FAMILIES",
-    "SCENARIO_IDS",
     "SCHEDULES",
     "AcrobotPhysicsFamily",
     "ActionPermutation",
@@ -74,10 +72,11 @@ __all__ = [
     "TaskFamily",
     "TaskSwitchingWrapper",
     "Trend",
-    "list_scenarios",
-    "load_scenario",
+    "env_seed",
     "make_env_fns",
     "make_scenario_env",
     "register_envs",
+    "register_schedule",
+    "register_task_family",
     "validate_recipe",
 ]

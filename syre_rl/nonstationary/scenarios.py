@@ -1,20 +1,19 @@
-"""Scenario recipes: one YAML file per scenario in the top-level ``envs/`` folder, loaded, checked and turned into
-wrapped envs.
+"""Scenarios as loaded recipe dicts: checking one, and turning it into wrapped envs.
 
-A recipe names the stationary base env, the task family and its ranges, the schedule, the budgets (``n_envs``,
-``total_steps``), the paper it follows, and the base PPO hyperparameters for it. See ``envs/*.yaml``.
+A scenario recipe names the stationary base env, the task family and its ranges, the schedule, the budgets
+(``n_envs``, ``total_steps``), the paper it follows, and the base PPO hyperparameters for it. This module takes the
+recipe as a dict and knows nothing of recipe files: finding, listing and loading them (``envs/*.yaml``) is
+:mod:`syre_rl.experiments.scenarios`' job.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import yaml
 
 from syre_rl.nonstationary.families import FAMILIES
 from syre_rl.nonstationary.registration import register_envs
@@ -24,22 +23,6 @@ from syre_rl.nonstationary.wrapper import TaskSwitchingWrapper
 
 REQUIRED_KEYS = ("name", "description", "source", "base_env", "family", "schedule", "n_envs", "total_steps")
 OPTIONAL_KEYS = ("env_kwargs", "hyperparameters", "policy_kwargs")
-
-
-def scenario_dir() -> Path:
-    """The folder holding the scenario recipes."""
-    try:
-        from syre_rl.recipes import recipe_dir
-
-        return Path(recipe_dir("envs"))
-    except (ImportError, FileNotFoundError):
-        return Path(__file__).resolve().parents[2] / "envs"
-
-
-def list_scenarios() -> list[str]:
-    """Names of the available scenarios (the recipe file stems), sorted."""
-    folder = scenario_dir()
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
 def _positive_int(recipe: Mapping[str, Any], key: str, where: str) -> int:
@@ -94,27 +77,13 @@ def validate_recipe(recipe: Mapping[str, Any], stem: str | None = None) -> dict[
     return out
 
 
-def load_scenario(name_or_path: str | Path) -> dict[str, Any]:
-    """Load and validate a recipe given by scenario name (see :func:`list_scenarios`) or by a ``.yaml`` path."""
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = scenario_dir() / f"{name_or_path}.yaml"
-        if not path.is_file():
-            raise ValueError(f"unknown scenario {str(name_or_path)!r}; available: {list_scenarios()}")
-    elif not path.is_file():
-        raise ValueError(f"Scenario file {str(path)!r} does not exist")
-    with open(path) as f:
-        recipe = yaml.safe_load(f)
-    return validate_recipe(recipe, stem=path.stem)
-
-
 def env_seed(seed: int, rank: int) -> int:
     """The reset seed of sub-env ``rank`` of a run with ``seed`` (distinct across seeds and ranks)."""
     return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
 
 
 def make_scenario_env(
-    recipe: Mapping[str, Any] | str, seed: int, n_envs: int = 1, rank: int = 0, render_mode: str | None = None
+    recipe: Mapping[str, Any], seed: int, n_envs: int = 1, rank: int = 0, render_mode: str | None = None
 ) -> gym.Env:
     """One wrapped env of a scenario.
 
@@ -122,13 +91,14 @@ def make_scenario_env(
     while the base env's own randomness (initial states, bandit inputs shown) is seeded per rank with
     :func:`env_seed`.
 
-    :param recipe: a recipe dict (from :func:`load_scenario`) or a scenario name.
+    :param recipe: a recipe dict (e.g. from :func:`syre_rl.experiments.scenarios.load_scenario`); checked with
+        :func:`validate_recipe`.
     :param seed: run seed (non-negative int).
     :param n_envs: number of sub-envs in the vector env (schedules count total steps across them).
     :param rank: index of this sub-env.
     :param render_mode: passed to the base env.
     """
-    recipe = load_scenario(recipe) if isinstance(recipe, (str, Path)) else validate_recipe(recipe)
+    recipe = validate_recipe(recipe)
     register_envs()
     kwargs = dict(recipe["env_kwargs"])
     if render_mode is not None:
@@ -140,18 +110,13 @@ def make_scenario_env(
     return TaskSwitchingWrapper(base, recipe["family"], recipe["schedule"], seed=seed, n_envs=n_envs)
 
 
-def make_env_fns(recipe: Mapping[str, Any] | str, seed: int, n_envs: int | None = None) -> list[Callable[[], gym.Env]]:
+def make_env_fns(recipe: Mapping[str, Any], seed: int, n_envs: int | None = None) -> list[Callable[[], gym.Env]]:
     """Picklable env factories, one per sub-env, for ``DummyVecEnv`` or ``SubprocVecEnv``.
 
+    :param recipe: a recipe dict, checked with :func:`validate_recipe`.
+    :param seed: run seed (non-negative int).
     :param n_envs: number of sub-envs; defaults to the recipe's ``n_envs``.
     """
-    recipe = load_scenario(recipe) if isinstance(recipe, (str, Path)) else validate_recipe(recipe)
+    recipe = validate_recipe(recipe)
     n = recipe["n_envs"] if n_envs is None else n_envs
     return [functools.partial(make_scenario_env, recipe, seed, n, rank) for rank in range(n)]
-
-
-def make_registered_scenario(
-    scenario: str, seed: int = 0, n_envs: int = 1, rank: int = 0, render_mode: str | None = None
-) -> gym.Env:
-    """Entry point of the registered ``syre_rl/...`` scenario ids."""
-    return make_scenario_env(load_scenario(scenario), seed, n_envs, rank, render_mode)

@@ -26,8 +26,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from syre_rl.run_folder import find_runs
-from syre_rl.statistics import mean_and_ci
+from syre_rl.analysis.metrics import METRIC_LABELS, metric_curve
+from syre_rl.analysis.runs import load_runs, read_log
+from syre_rl.analysis.statistics import mean_and_ci
+from syre_rl.run_layout import EPISODES_FILE, METRICS_FILE, TASKS_FILE
 
 # Fixed colours of the agents the package ships (colour-blind-safe Okabe-Ito palette first), others by name hash.
 AGENT_COLORS: dict[str, str] = {
@@ -41,16 +43,8 @@ AGENT_COLORS: dict[str, str] = {
     "ppo_cbp": "#56B4E9",
     "ppo_layernorm": "#F0E442",
 }
-_FALLBACK = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20").colors]
+_FALLBACK = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20")(np.arange(20))]
 
-# Panels of the metrics figure: (label with unit, metric name in metrics.csv).
-METRIC_PANELS: tuple[tuple[str, str], ...] = (
-    ("dormant ratio, tau = 0.025 (fraction of units)", "dormant_0.025"),
-    ("srank (number of singular values)", "srank"),
-    ("weight magnitude (mean |w|)", "weight_mean_abs"),
-    ("symmetry collapse (fraction of units)", "collapsed"),
-    ("plasticity probe (loss reduction)", "probe_loss_reduction"),
-)
 FORMATS: tuple[str, ...] = ("png", "svg")
 
 
@@ -58,23 +52,6 @@ def agent_color(agent: str) -> str:
     """The colour of an agent: fixed for the shipped agents, derived from the name's CRC32 otherwise (stable across
     figures, processes and machines)."""
     return AGENT_COLORS.get(agent) or _FALLBACK[zlib.crc32(agent.encode()) % len(_FALLBACK)]
-
-
-def load_runs(roots: str | Path | Iterable[str | Path]) -> pd.DataFrame:
-    """Runs found under benchmark or run folders (see :func:`syre_rl.run_folder.find_runs`); error if none."""
-    runs = find_runs(roots)
-    if runs.empty:
-        roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
-        raise ValueError(f"no run folders (with a config.yaml) under {[str(r) for r in roots]}")
-    return runs
-
-
-def _read(run_dir: Path, name: str) -> pd.DataFrame | None:
-    path = Path(run_dir) / name
-    if not path.is_file() or path.stat().st_size == 0:
-        return None
-    table = pd.read_csv(path)
-    return table if not table.empty else None
 
 
 def binned_curve(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -92,8 +69,8 @@ def task_switches(run_dir: Path) -> list[int]:
 
     A switch is placed at the end of the last episode of the old task, the closest the logs can tell.
     """
-    for name in ("episodes.csv", "metrics.csv"):
-        table = _read(run_dir, name)
+    for name in (EPISODES_FILE, METRICS_FILE):
+        table = read_log(run_dir, name)
         if table is not None and "task_id" in table:
             table = table.sort_values("timesteps", kind="stable")
             changed = table["task_id"].to_numpy()[1:] != table["task_id"].to_numpy()[:-1]
@@ -139,7 +116,7 @@ def plot_returns(runs: pd.DataFrame, out_dir: Path, n_bins: int = 60) -> list[Pa
         for agent, agent_runs in group.groupby("agent", sort=True):
             curves, ends = [], []
             for run_dir in agent_runs["run_dir"]:
-                episodes = _read(run_dir, "episodes.csv")
+                episodes = read_log(run_dir, EPISODES_FILE)
                 if episodes is not None:
                     curves.append(binned_curve(episodes["timesteps"].to_numpy(), episodes["return"].to_numpy(), edges))
                     ends.append(episodes["timesteps"].max())
@@ -155,30 +132,19 @@ def plot_returns(runs: pd.DataFrame, out_dir: Path, n_bins: int = 60) -> list[Pa
     return _save(fig, out_dir, "returns")
 
 
-def metric_curve(metrics: pd.DataFrame, name: str) -> pd.Series | None:
-    """One metric against steps: the mean of the networks' ``layer == "all"`` rows when the metric has them, else
-    the mean over layers (and networks); None if the metric is absent."""
-    rows = metrics[metrics["metric"] == name]
-    if rows.empty:
-        return None
-    if "layer" in rows and (rows["layer"] == "all").any():
-        rows = rows[rows["layer"] == "all"]
-    return rows.groupby("timesteps")["value"].mean()
-
-
 def plot_metrics(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path]:
     """Plasticity metric panels for one scenario; panels without data are left out (no file if none has data)."""
     group = runs[runs["scenario"] == scenario]
     data: dict[str, dict[str, list[pd.Series]]] = {}
     for run in group.itertuples():
-        metrics = _read(run.run_dir, "metrics.csv")
+        metrics = read_log(run.run_dir, METRICS_FILE)
         if metrics is None:
             continue
-        for label, name in METRIC_PANELS:
+        for name, label in METRIC_LABELS.items():
             curve = metric_curve(metrics, name)
             if curve is not None:
                 data.setdefault(label, {}).setdefault(run.agent, []).append(curve)
-    panels = [label for label, _ in METRIC_PANELS if label in data]
+    panels = [label for label in METRIC_LABELS.values() if label in data]
     if not panels:
         return []
     ncols = min(3, len(panels))
@@ -209,7 +175,7 @@ def plot_relative(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path
     for agent, agent_runs in group.groupby("agent", sort=True):
         columns = []
         for run_dir in agent_runs["run_dir"]:
-            tasks = _read(run_dir, "tasks.csv")
+            tasks = read_log(run_dir, TASKS_FILE)
             if tasks is None or "final_return" not in tasks:
                 continue
             returns = tasks.sort_values("task_id").set_index("task_id")["final_return"].astype(float)

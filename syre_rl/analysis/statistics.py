@@ -1,8 +1,10 @@
-"""Statistics over seeds shared by the benchmark summary and the plots: mean with a 95% bootstrap interval."""
+"""Statistics over seeds, shared by the benchmark summary and the plots: the mean with a 95% bootstrap interval, and
+the interquartile mean."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.stats import bootstrap
@@ -37,3 +39,27 @@ def mean_and_ci(
     low = np.where(np.isfinite(ci.low), ci.low, mean)
     high = np.where(np.isfinite(ci.high), ci.high, mean)
     return mean, low, high
+
+
+def seed_statistics(values: Sequence[float], seed: int = 0) -> dict[str, float]:
+    """Mean, 95% bootstrap CI (percentile method, 2000 resamples) and IQM (:func:`rliable.metrics.aggregate_iqm`)
+    over seeds; NaNs are dropped.
+
+    With one value the CI is NaN; with identical values it is that value.
+
+    :param values: one number per seed.
+    :param seed: seed of the resampling generator (default 0).
+    :return: ``n``, ``mean``, ``ci_low``, ``ci_high``, ``iqm`` (NaN when no value is finite).
+    """
+    from rliable.metrics import aggregate_iqm
+
+    x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
+    out = {"n": float(len(x)), "mean": np.nan, "ci_low": np.nan, "ci_high": np.nan, "iqm": np.nan}
+    if len(x) == 0:
+        return out
+    out["iqm"] = float(aggregate_iqm(x[:, None]))
+    mean, low, high = mean_and_ci(x, n_resamples=2000, seed=seed)
+    out["mean"] = float(mean)
+    if len(x) > 1:
+        out["ci_low"], out["ci_high"] = float(low), float(high)
+    return out

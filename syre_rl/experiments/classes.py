@@ -1,0 +1,130 @@
+"""From the names in a recipe to Python classes: algorithms, policies, activations, optimizers, and the keyword
+arguments each class accepts (read from its signature).
+
+Nothing is imported at import time of this module; a class is imported when it is first resolved.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+# Algorithms a recipe may name without a dotted path.
+ALGORITHMS: dict[str, str] = {
+    "PPO": "stable_baselines3:PPO",
+    "SyrePPO": "syre_rl.ppo:SyrePPO",
+    "AnchoredDecayPPO": "syre_rl.ppo:AnchoredDecayPPO",
+}
+
+# Activation names accepted in policy_kwargs (activation_fn), mapped to torch.nn class names.
+ACTIVATIONS: dict[str, str] = {
+    "relu": "ReLU",
+    "tanh": "Tanh",
+    "elu": "ELU",
+    "leaky_relu": "LeakyReLU",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "sigmoid": "Sigmoid",
+    "identity": "Identity",
+}
+
+# Optimizer names accepted in policy_kwargs (optimizer_class), mapped to torch.optim class names.
+OPTIMIZERS: dict[str, str] = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+# Arguments of the algorithm that the experiment layer sets itself; recipes and overrides may not set them.
+RESERVED_ALGORITHM_ARGS: frozenset[str] = frozenset(
+    {"self", "policy", "env", "policy_kwargs", "seed", "device", "tensorboard_log", "_init_setup_model"}
+)
+
+
+def import_object(path: str) -> Any:
+    """Import ``"package.module:Name"`` or ``"package.module.Name"``."""
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise ValueError(f"cannot import {path!r}: expected 'package.module:Name' or 'package.module.Name'")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot import {path!r}: {exc}") from exc
+
+
+def resolve_algorithm(name: str) -> type[BaseAlgorithm]:
+    """The algorithm class named by a recipe: a key of :data:`ALGORITHMS` or a ``module:Class`` path."""
+    return import_object(ALGORITHMS.get(name, name))
+
+
+def resolve_policy(algorithm: type, policy: str) -> type:
+    """The policy class: an alias of the algorithm (``MlpPolicy``) or a dotted path."""
+    aliases = getattr(algorithm, "policy_aliases", {})
+    if policy in aliases:
+        return aliases[policy]
+    if "." in policy or ":" in policy:
+        return import_object(policy)
+    raise ValueError(
+        f"unknown policy {policy!r} for {algorithm.__name__}; accepted: {sorted(aliases)} or a dotted path"
+    )
+
+
+def accepted_kwargs(cls: type) -> set[str]:
+    """Keyword arguments a class's constructor accepts, following ``**kwargs`` up the class hierarchy."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass is object:
+            continue
+        params = inspect.signature(vars(klass)["__init__"]).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names - {"self"}
+
+
+def algorithm_keys(algorithm: str) -> list[str]:
+    """Hyperparameter names an algorithm accepts from a recipe or ``--set`` (its constructor arguments, less those
+    the experiment layer sets: policy, env, policy_kwargs, seed, device, tensorboard_log)."""
+    return sorted(accepted_kwargs(resolve_algorithm(algorithm)) - RESERVED_ALGORITHM_ARGS)
+
+
+def policy_keys(algorithm: str, policy: str) -> list[str]:
+    """Keyword names the policy accepts in ``policy_kwargs``."""
+    cls = resolve_policy(resolve_algorithm(algorithm), policy)
+    return sorted(accepted_kwargs(cls) - {"observation_space", "action_space", "lr_schedule"})
+
+
+def plasticity_keys() -> list[str]:
+    """Arguments of :class:`~syre_rl.plasticity.PlasticityCallback` a config may set (``plasticity.KEY``); empty
+    when the callback cannot be imported."""
+    try:
+        from syre_rl.plasticity import PlasticityCallback
+    except ImportError:  # the metrics package is optional for resolving a config
+        return []
+    return sorted(accepted_kwargs(PlasticityCallback) - {"log_dir", "verbose"})
+
+
+def build_policy_kwargs(policy_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn the strings of a resolved config's ``policy_kwargs`` into Python objects.
+
+    ``activation_fn: relu`` becomes ``torch.nn.ReLU`` (names in :data:`ACTIVATIONS`), ``optimizer_class: adam``
+    becomes ``torch.optim.Adam`` (names in :data:`OPTIMIZERS`); any other ``*_class`` / ``*_fn`` string is imported
+    as a dotted path. Other values are passed as they are.
+    """
+    from torch import nn, optim
+
+    out = dict(copy.deepcopy(dict(policy_kwargs)))
+    for key, value in list(out.items()):
+        if not isinstance(value, str) or not (key.endswith("_class") or key.endswith("_fn")):
+            continue
+        if key == "activation_fn" and value.lower() in ACTIVATIONS:
+            out[key] = getattr(nn, ACTIVATIONS[value.lower()])
+        elif key == "optimizer_class" and value.lower() in OPTIMIZERS:
+            out[key] = getattr(optim, OPTIMIZERS[value.lower()])
+        else:
+            out[key] = import_object(value)
+    return out

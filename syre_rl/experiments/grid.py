@@ -1,0 +1,251 @@
+"""A grid of runs (agents x scenarios x seeds) on a local process pool or on Ray.
+
+Every run goes to ``root/<scenario>/<agent>/seed_<seed>`` (a run folder, see :mod:`syre_rl.run_layout`). A run whose
+``done`` marker exists is skipped, an interrupted one resumes from its newest checkpoint, and a failing run writes
+its traceback to ``error.txt`` without stopping the others, so rerunning the same command finishes a benchmark. Its
+summary is :mod:`syre_rl.analysis`' job.
+
+Execution backends (one run per CPU core, one torch thread per run):
+
+* ``"local"``: :class:`concurrent.futures.ProcessPoolExecutor` with the ``spawn`` start method;
+* ``"ray"``: one ``ray.remote(num_cpus=1)`` task per run, scheduled by Ray on a local instance or on a cluster
+  (``address``). On a cluster, ``root`` must be a folder every node can write (a shared file system).
+
+Importing this module does not import torch or Stable-Baselines3; each run does.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from syre_rl.experiments.agents import list_agents
+from syre_rl.experiments.config import resolve_config
+from syre_rl.run_layout import DEFAULT_REFERENCE, ERROR_FILE, PLAN_FILE, is_done, run_path
+
+Backend = Literal["local", "ray"]
+BACKENDS: tuple[str, ...] = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a benchmark.
+
+    :param agent: agent recipe name.
+    :param scenario: scenario recipe name.
+    :param seed: seed.
+    :param overrides: ``--set`` overrides as ``(key, value)`` pairs (same for every run of a benchmark).
+    :param total_steps: environment steps; None uses the scenario's.
+    :param device: torch device of the run.
+    """
+
+    agent: str
+    scenario: str
+    seed: int
+    overrides: tuple[tuple[str, Any], ...] = ()
+    total_steps: int | None = None
+    device: str = "cpu"
+
+    def run_dir(self, root: str | Path) -> Path:
+        """The run folder of this run in the benchmark folder ``root``."""
+        return run_path(root, self.scenario, self.agent, self.seed)
+
+    def config(self) -> dict[str, Any]:
+        """The resolved config of this run (:func:`syre_rl.experiments.config.resolve_config`)."""
+        return resolve_config(
+            self.agent,
+            self.scenario,
+            seed=self.seed,
+            overrides=dict(self.overrides),
+            total_steps=self.total_steps,
+            device=self.device,
+        )
+
+    @property
+    def label(self) -> str:
+        return f"{self.scenario}/{self.agent}/seed_{self.seed}"
+
+
+@dataclass
+class RunResult:
+    """Outcome of one run: ``status`` is ``"done"`` (trained now), ``"skipped"`` (finished before) or ``"failed"``."""
+
+    spec: RunSpec
+    status: str
+    seconds: float = 0.0
+    error: str | None = field(default=None, repr=False)
+
+
+def plan_grid(
+    agents: Sequence[str],
+    scenarios: Sequence[str],
+    seeds: Iterable[int],
+    *,
+    reference: str | None = "auto",
+    overrides: Mapping[str, Any] | None = None,
+    total_steps: int | None = None,
+    device: str = "cpu",
+) -> list[RunSpec]:
+    """All runs of a benchmark, checked before anything runs.
+
+    :param agents: agent recipe names.
+    :param scenarios: scenario recipe names.
+    :param seeds: seeds, e.g. ``range(3)``.
+    :param reference: agent added to every scenario and seed as the reset reference of the summary; ``"auto"``
+        uses :data:`~syre_rl.run_layout.DEFAULT_REFERENCE` when such a recipe exists, None adds nothing.
+    :param overrides: ``--set`` overrides applied to every run.
+    :param total_steps: environment steps per run; None uses each scenario's.
+    :param device: torch device of the runs.
+    :raises ValueError: for an unknown agent, scenario or override key (the message lists what exists).
+    """
+    seeds = list(seeds)
+    if not agents or not scenarios or not seeds:
+        raise ValueError(f"a benchmark needs agents, scenarios and seeds; got {agents!r}, {scenarios!r}, {seeds!r}")
+    agents = list(dict.fromkeys(agents))
+    if reference == "auto":
+        reference = DEFAULT_REFERENCE if DEFAULT_REFERENCE in list_agents() else None
+    if reference is not None and reference not in agents:
+        agents.append(reference)
+    items = tuple(sorted((overrides or {}).items()))
+    specs = [RunSpec(a, s, int(seed), items, total_steps, device) for s in scenarios for a in agents for seed in seeds]
+    for agent in agents:  # fail early, with the recipe's own error message
+        for scenario in scenarios:
+            RunSpec(agent, scenario, seeds[0], items, total_steps, device).config()
+    return specs
+
+
+def _init_worker() -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_one(spec: RunSpec, root: str | Path) -> RunResult:
+    """Train (or resume, or skip) one run; never raises: a failure is returned, with its traceback also written to
+    ``error.txt`` in the run folder."""
+    from syre_rl.experiments.run import train
+
+    _init_worker()
+    run_dir = spec.run_dir(root)
+    if is_done(run_dir):
+        return RunResult(spec, "skipped")
+    start = time.perf_counter()
+    try:
+        train(spec.config(), run_dir, resume=True)
+    except Exception:  # a broken run must not stop the benchmark
+        error = traceback.format_exc()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / ERROR_FILE).write_text(error)
+        return RunResult(spec, "failed", time.perf_counter() - start, error)
+    return RunResult(spec, "done", time.perf_counter() - start)
+
+
+def _run_local(
+    specs: Sequence[RunSpec], root: Path, workers: int, report: Callable[[RunResult], None]
+) -> list[RunResult]:
+    if workers == 1:  # in this process: simplest to debug, no start-up cost
+        results = []
+        for spec in specs:
+            results.append(run_one(spec, root))
+            report(results[-1])
+        return results
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the workers before they import torch
+    results = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
+        futures = {pool.submit(run_one, spec, root): spec for spec in specs}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception:  # the worker process itself died
+                result = RunResult(futures[future], "failed", error=traceback.format_exc())
+            results.append(result)
+            report(result)
+    return results
+
+
+def _run_ray(
+    specs: Sequence[RunSpec],
+    root: Path,
+    address: str | None,
+    gpus_per_run: float,
+    report: Callable[[RunResult], None],
+) -> list[RunResult]:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    remote_run = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(run_one)
+    pending = {remote_run.remote(spec, str(root)): spec for spec in specs}
+    results = []
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        spec = pending.pop(ready[0])
+        try:
+            result = ray.get(ready[0])
+        except Exception:  # the task or its worker died
+            result = RunResult(spec, "failed", error=traceback.format_exc())
+        results.append(result)
+        report(result)
+    return results
+
+
+def run_benchmark(
+    specs: Sequence[RunSpec],
+    root: str | Path,
+    *,
+    backend: Backend = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    gpus_per_run: float = 0.0,
+    report: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Run every spec that is not finished yet.
+
+    :param specs: runs, e.g. from :func:`plan_grid`.
+    :param root: benchmark folder.
+    :param backend: ``"local"`` (process pool) or ``"ray"``.
+    :param workers: local pool size; default ``os.cpu_count()`` capped at the number of runs. 1 runs in-process.
+    :param address: Ray cluster address (``"auto"`` or ``"ray://host:10001"``); None starts a local Ray instance
+        unless one is already running in this process.
+    :param gpus_per_run: Ray only: GPUs reserved per run (e.g. 0.25 puts four runs on a GPU); default 0.
+    :param report: called with each result as it comes in.
+    :return: one result per spec, in completion order.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; accepted: {list(BACKENDS)}")
+    root = Path(root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    _record_plan(specs, root)
+    report = report or (lambda result: None)
+    todo = [s for s in specs if not is_done(s.run_dir(root))]
+    results = [RunResult(s, "skipped") for s in specs if s not in todo]
+    for result in results:
+        report(result)
+    if not todo:
+        return results
+    if backend == "ray":
+        return results + _run_ray(todo, root, address, gpus_per_run, report)
+    workers = min(workers or os.cpu_count() or 1, len(todo))
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    return results + _run_local(todo, root, workers, report)
+
+
+def _record_plan(specs: Sequence[RunSpec], root: Path) -> None:
+    """Add the runs asked for and the overrides to the benchmark folder's ``benchmark.yaml``."""
+    path = root / PLAN_FILE
+    previous = yaml.safe_load(path.read_text()) if path.is_file() else None
+    runs = sorted({s.label for s in specs} | set((previous or {}).get("runs", [])))
+    overrides = {k: v for s in specs for k, v in s.overrides}
+    path.write_text(yaml.safe_dump({"runs": runs, "overrides": overrides}, sort_keys=False))

@@ -1,0 +1,29 @@
+"""Statistics over seeds: mean with a bootstrap interval, and the interquartile mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import trim_mean
+
+from syre_rl.analysis.statistics import mean_and_ci, seed_statistics
+
+
+def test_seed_statistics_known_answers() -> None:
+    values = [1.0, 2.0, 3.0, 4.0, 100.0]
+    stats = seed_statistics(values)
+    assert stats["n"] == 5 and stats["mean"] == pytest.approx(22.0)
+    assert stats["iqm"] == pytest.approx(trim_mean(values, 0.25)) == pytest.approx(3.0)
+    assert stats["ci_low"] < 22.0 < stats["ci_high"]
+    assert 1.0 <= stats["ci_low"] and stats["ci_high"] <= 100.0
+    assert seed_statistics([2.0, 2.0])["ci_low"] == seed_statistics([2.0, 2.0])["ci_high"] == 2.0
+    one = seed_statistics([5.0, float("nan")])
+    assert one["n"] == 1 and one["mean"] == 5.0 and np.isnan(one["ci_low"])
+
+
+def test_mean_and_ci_brackets_the_mean() -> None:
+    values = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0], [3.0, 1.0]])
+    mean, low, high = mean_and_ci(values)
+    np.testing.assert_allclose(mean, [1.5, 1.0])
+    assert low[0] < 1.5 < high[0] and low[0] >= 0.0 and high[0] <= 3.0
+    assert low[1] == high[1] == 1.0  # no spread, no band
