@@ -27,6 +27,12 @@ _LAZY = {
     "SyreMultiInputActorCriticPolicy": "syre_rl.policies",
     "SyrePPO": "syre_rl.ppo",
     "AnchoredDecayPPO": "syre_rl.ppo",
+    "SyreSAC": "syre_rl.sac",
+    "AnchoredDecaySAC": "syre_rl.sac",
+    "SyreTD3": "syre_rl.td3",
+    "AnchoredDecayTD3": "syre_rl.td3",
+    "SyreDQN": "syre_rl.dqn",
+    "AnchoredDecayDQN": "syre_rl.dqn",
     "PlasticityCallback": "syre_rl.plasticity",
     "task_summary": "syre_rl.analysis",
     "TaskSwitchingWrapper": "syre_rl.nonstationary",
@@ -34,14 +40,20 @@ _LAZY = {
 
 __all__ = [
     "AnchoredDecay",
+    "AnchoredDecayDQN",
     "AnchoredDecayPPO",
+    "AnchoredDecaySAC",
+    "AnchoredDecayTD3",
     "DecayConfig",
     "PlasticityCallback",
     "Syre",
     "SyreActorCriticCnnPolicy",
     "SyreActorCriticPolicy",
+    "SyreDQN",
     "SyreMultiInputActorCriticPolicy",
     "SyrePPO",
+    "SyreSAC",
+    "SyreTD3",
     "TaskSwitchingWrapper",
     "__version__",
     "apply_syre",
@@ -53,6 +65,7 @@ __all__ = [
 if TYPE_CHECKING:
     from syre_rl.analysis import task_summary
     from syre_rl.decay import DecayConfig, build_decay
+    from syre_rl.dqn import AnchoredDecayDQN, SyreDQN
     from syre_rl.nonstationary import TaskSwitchingWrapper
     from syre_rl.plasticity import PlasticityCallback
     from syre_rl.policies import (
@@ -62,7 +75,9 @@ if TYPE_CHECKING:
         install_decay,
     )
     from syre_rl.ppo import AnchoredDecayPPO, SyrePPO
+    from syre_rl.sac import AnchoredDecaySAC, SyreSAC
     from syre_rl.syre import AnchoredDecay, Syre, apply_syre
+    from syre_rl.td3 import AnchoredDecayTD3, SyreTD3
 
 
 def __getattr__(name: str) -> Any:

@@ -99,3 +99,21 @@ class AnchoredDecayAlgorithm:
         if len(args) < 4:  # tb_log_name is learn's fourth argument in every SB3 algorithm
             kwargs.setdefault("tb_log_name", type(self).__name__)
         return super().learn(*args, **kwargs)  # type: ignore[misc]  # the algorithm's learn, after this mixin
+
+
+class SyreAlgorithm(AnchoredDecayAlgorithm):
+    """:class:`AnchoredDecayAlgorithm` with the syre anchor, the only one it accepts (``class SyreSAC(SyreAlgorithm,
+    SAC)``). Arguments as :class:`AnchoredDecayAlgorithm`; :attr:`syre` gives ``theta_0`` and the decay."""
+
+    default_anchor: ClassVar[Anchor] = "syre"
+
+    def __init__(self, *args: Any, anchor: Anchor = "syre", **kwargs: Any) -> None:
+        if anchor != "syre":
+            name = type(self).__name__
+            raise ValueError(f"{name} uses the anchor 'syre', got anchor={anchor!r}; use the AnchoredDecay class")
+        super().__init__(*args, anchor=anchor, **kwargs)
+
+    @property
+    def syre(self) -> Syre:
+        """The :class:`~syre_rl.syre.Syre` object on the policy: ``theta_0`` and the decay toward it."""
+        return self.anchored_decay  # type: ignore[return-value]  # the syre anchor builds a Syre

@@ -20,7 +20,7 @@ Torch only.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -108,6 +108,7 @@ def build_decay(
     module: nn.Module,
     config: DecayConfig,
     optimizers: Sequence[torch.optim.Optimizer] = (),
+    include: Callable[[str, nn.Parameter], bool] | None = None,
 ) -> AnchoredDecay:
     """Apply ``config`` to ``module``, after its usual initialisation, and attach the decay to ``optimizers``.
 
@@ -117,6 +118,7 @@ def build_decay(
     :param module: any ``nn.Module``; every trainable parameter takes part except ``config.decay_exclude``.
     :param config: the settings.
     :param optimizers: optimizers that train the module's parameters; each decays the parameters it trains.
+    :param include: keep a parameter only if ``include(full_name, param)`` is true. Default: all.
     :return: the :class:`~syre_rl.syre.AnchoredDecay` (a :class:`~syre_rl.syre.Syre` for the syre anchor).
     """
     if config.anchor == "syre":
@@ -128,10 +130,11 @@ def build_decay(
             mode=config.decay_mode,
             ar_spread=config.ar_spread,
             seed=config.offset_seed,
+            include=include,
             exclude=config.decay_exclude,
             optimizer=list(optimizers),
         )
-    selected = select_parameters(module, exclude=config.decay_exclude)
+    selected = select_parameters(module, include=include, exclude=config.decay_exclude)
     if not selected:
         raise ValueError(f"no trainable parameters to decay in {type(module).__name__} after excluding")
     params = [(name, param) for name, _, _, param in selected]

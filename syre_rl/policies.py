@@ -55,6 +55,10 @@ def find_decay(policy: nn.Module) -> AnchoredDecay | None:
 def install_decay(policy: nn.Module, config: DecayConfig) -> AnchoredDecay:
     """Treat an SB3 policy, built and initialised, with an anchored decay; works for any policy class.
 
+    The decay treats the parameters that the policy's optimizers train (less ``config.decay_exclude``), so target
+    networks, which SB3 updates by Polyak averaging and no optimizer trains, are left out; they are then set to the
+    shifted online networks, so they too hold ``w = theta + theta_0`` from the start.
+
     :param policy: the policy; its optimizer(s) must exist (SB3 builds them in the policy's constructor).
     :param config: the decay settings.
     :return: the decay, also kept as ``policy.anchored_decay``.
@@ -67,9 +71,27 @@ def install_decay(policy: nn.Module, config: DecayConfig) -> AnchoredDecay:
         raise ValueError(f"{type(policy).__name__} has no optimizer to attach the anchored decay to")
     for optimizer in optimizers:
         reject_optimizer_weight_decay(optimizer)
-    decay = build_decay(policy, config, optimizers)
+    trained = {id(p) for optimizer in optimizers for group in optimizer.param_groups for p in group["params"]}
+    decay = build_decay(policy, config, optimizers, include=lambda name, param: id(param) in trained)
+    sync_target_networks(policy)
     setattr(policy, DECAY_ATTRIBUTE, decay)
     return decay
+
+
+@th.no_grad()
+def sync_target_networks(policy: nn.Module) -> list[str]:
+    """Copy each online network into its target (``critic`` -> ``critic_target``, ``q_net`` -> ``q_net_target``,
+    ...), as SB3 does when it builds an off-policy policy.
+
+    :return: the names of the target networks that were set.
+    """
+    synced = []
+    for name, target in policy.named_children():
+        online = getattr(policy, name.removesuffix("_target"), None) if name.endswith("_target") else None
+        if isinstance(online, nn.Module):
+            target.load_state_dict(online.state_dict())
+            synced.append(name)
+    return synced
 
 
 class AnchoredDecayActorCriticPolicy(ActorCriticPolicy):

@@ -36,8 +36,6 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from syre_rl.plasticity.recorder import EpisodeRecorder
-    from syre_rl.plasticity.sampler import MetricSampler
     from syre_rl.plasticity.callback import PlasticityCallback
     from syre_rl.plasticity.capture import (
         HiddenLayer,
@@ -47,6 +45,8 @@ if TYPE_CHECKING:
         find_layers,
         find_weight_layers,
     )
+    from syre_rl.plasticity.recorder import EpisodeRecorder
+    from syre_rl.plasticity.sampler import MetricSampler
 
 
 def __getattr__(name: str) -> Any:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import BasePolicy
 
-from syre_rl.anchored_algorithm import AnchoredDecayAlgorithm
+from syre_rl.anchored_algorithm import AnchoredDecayAlgorithm, SyreAlgorithm
 from syre_rl.decay import Anchor
 from syre_rl.policies import (
     AnchoredDecayActorCriticCnnPolicy,
@@ -17,7 +17,6 @@ from syre_rl.policies import (
     SyreActorCriticPolicy,
     SyreMultiInputActorCriticPolicy,
 )
-from syre_rl.syre import Syre
 
 
 class AnchoredDecayPPO(AnchoredDecayAlgorithm, PPO):
@@ -37,7 +36,7 @@ class AnchoredDecayPPO(AnchoredDecayAlgorithm, PPO):
     default_anchor: ClassVar[Anchor] = "zero"
 
 
-class SyrePPO(AnchoredDecayPPO):
+class SyrePPO(SyreAlgorithm, AnchoredDecayPPO):
     """PPO whose networks are trained as ``theta + theta_0`` with weight decay on ``theta`` (syre).
 
     A drop-in replacement for :class:`stable_baselines3.PPO`: same arguments, same training loop (PPO's own, not a
@@ -58,14 +57,3 @@ class SyrePPO(AnchoredDecayPPO):
         "CnnPolicy": SyreActorCriticCnnPolicy,
         "MultiInputPolicy": SyreMultiInputActorCriticPolicy,
     }
-    default_anchor: ClassVar[Anchor] = "syre"
-
-    def __init__(self, *args: Any, anchor: Anchor = "syre", **kwargs: Any) -> None:
-        if anchor != "syre":
-            raise ValueError(f"SyrePPO uses the anchor 'syre', got anchor={anchor!r}; use AnchoredDecayPPO for others")
-        super().__init__(*args, anchor=anchor, **kwargs)
-
-    @property
-    def syre(self) -> Syre:
-        """The :class:`~syre_rl.syre.Syre` object on the policy: ``theta_0`` and the decay toward it."""
-        return self.anchored_decay  # type: ignore[return-value]  # the syre anchor builds a Syre

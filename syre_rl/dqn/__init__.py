@@ -1,0 +1,3 @@
+from syre_rl.dqn.dqn import AnchoredDecayDQN, SyreDQN
+
+__all__ = ["AnchoredDecayDQN", "SyreDQN"]
