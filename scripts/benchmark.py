@@ -11,25 +11,34 @@ error and the others go on.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from syre_rl.experiments.cli import OneLineParser, int_at_least, non_negative_float
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", nargs="+", default=[], help="agent recipe names")
     parser.add_argument("--envs", nargs="+", default=[], help="scenario recipe names")
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds per agent and scenario (default 3)")
-    parser.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed+seeds-1")
+    parser.add_argument(
+        "--seeds", type=int_at_least(1), default=3, help="number of seeds per agent and scenario (default 3)"
+    )
+    parser.add_argument(
+        "--first-seed", type=int_at_least(0), default=0, help="seeds are first-seed .. first-seed+seeds-1"
+    )
     parser.add_argument("--out", type=Path, required=True, help="benchmark folder")
-    parser.add_argument("--steps", type=int, default=None, help="environment steps per run (default: the scenario's)")
+    parser.add_argument(
+        "--steps", type=int_at_least(1), default=None, help="environment steps per run (default: the scenario's)"
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--device", default="cpu", help="torch device of every run (default cpu)")
     parser.add_argument("--backend", choices=["local", "ray"], default="local")
-    parser.add_argument("--workers", type=int, default=None, help="local pool size (default: CPU cores)")
+    parser.add_argument("--workers", type=int_at_least(1), default=None, help="local pool size (default: CPU cores)")
     parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray instance)")
-    parser.add_argument("--gpus-per-run", type=float, default=0.0, help="Ray: GPUs reserved per run (default 0)")
+    parser.add_argument(
+        "--gpus-per-run", type=non_negative_float, default=0.0, help="Ray: GPUs reserved per run (default 0)"
+    )
     parser.add_argument(
         "--reference",
         default="auto",
@@ -44,15 +53,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from syre_rl.analysis.report import print_table, write_summary
-    from syre_rl.experiments.config import parse_overrides
+    from syre_rl.experiments.config import check_device_available, parse_overrides
     from syre_rl.experiments.grid import plan_grid, run_benchmark
     from syre_rl.run_layout import SUMMARY_FILE
 
     reference = None if args.reference.lower() == "none" else args.reference
     if not args.summary_only and not (args.agents and args.envs):
-        parser.error("--agents and --envs are required (unless --summary-only)")
+        parser.fail("--agents and --envs are required (unless --summary-only)")
+    if args.out.exists() and not args.out.is_dir():
+        parser.fail(f"--out {str(args.out)!r} is a file; a benchmark folder is a folder")
+    if args.summary_only and not args.out.is_dir():
+        parser.fail(f"--summary-only: benchmark folder {str(args.out)!r} does not exist")
     if not args.summary_only:
         try:
+            if args.backend == "local" or args.gpus_per_run == 0:
+                check_device_available(args.device)  # a Ray cluster's nodes may have devices this machine lacks
             specs = plan_grid(
                 args.agents,
                 args.envs,
@@ -62,15 +77,15 @@ def main(argv: list[str] | None = None) -> int:
                 total_steps=args.steps,
                 device=args.device,
             )
-        except ValueError as exc:
-            parser.error(str(exc))
+        except (ValueError, OSError) as exc:
+            parser.fail(exc)
         print(f"{len(specs)} runs into {args.out} ({args.backend} backend)", flush=True)
 
         def report(result) -> None:
             extra = f" in {result.seconds:.0f} s" if result.status == "done" else ""
             print(f"  {result.status:8s} {result.spec.label}{extra}", flush=True)
-            if result.error:
-                print("    " + result.error.strip().splitlines()[-1], flush=True)
+            if result.message:
+                print("    " + result.message, flush=True)
 
         results = run_benchmark(
             specs,
@@ -84,9 +99,15 @@ def main(argv: list[str] | None = None) -> int:
         failed = [r for r in results if r.status == "failed"]
     else:
         failed = []
-    summary = write_summary(args.out, reference=reference)
-    print_table(summary)
-    print(f"summary written to {args.out / SUMMARY_FILE}")
+    try:
+        summary = write_summary(args.out, reference=reference)
+    except (ValueError, OSError) as exc:
+        if not failed:
+            parser.fail(exc)
+        print(f"no summary: {exc}", file=sys.stderr)  # every run failed: their list follows
+    else:
+        print_table(summary)
+        print(f"summary written to {args.out / SUMMARY_FILE}")
     if failed:
         print(f"{len(failed)} run(s) failed; see error.txt in their run folders:", file=sys.stderr)
         for result in failed:

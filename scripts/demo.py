@@ -10,12 +10,13 @@ from their last checkpoint (delete the output folder to start over).
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
 import time
 from pathlib import Path
+
+from syre_rl.experiments.cli import OneLineParser, int_at_least
 
 AGENTS = ("ppo", "ppo_l2", "syre_ppo")
 SCENARIOS = ("relabelled_bandit_quick", "permuted_cartpole")
@@ -23,12 +24,14 @@ REFERENCE = "ppo_reset"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("results/demo"), help="output folder (default results/demo)")
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
-    parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU cores)")
+    parser.add_argument("--seeds", type=int_at_least(1), default=3, help="number of seeds (default 3)")
+    parser.add_argument("--workers", type=int_at_least(1), default=None, help="parallel runs (default: CPU cores)")
     parser.add_argument("--backend", choices=["local", "ray"], default="local")
-    parser.add_argument("--steps", type=int, default=None, help="steps per run (default: each scenario's budget)")
+    parser.add_argument(
+        "--steps", type=int_at_least(1), default=None, help="steps per run (default: each scenario's budget)"
+    )
     args = parser.parse_args(argv)
 
     from syre_rl.analysis.plots import plot_benchmark
@@ -36,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     from syre_rl.experiments.grid import plan_grid, run_benchmark
     from syre_rl.run_layout import PLOTS_DIR, SUMMARY_FILE
 
-    specs = plan_grid(AGENTS, SCENARIOS, range(args.seeds), reference=REFERENCE, total_steps=args.steps)
+    if args.out.exists() and not args.out.is_dir():
+        parser.fail(f"--out {str(args.out)!r} is a file; the demo writes a folder")
+    try:
+        specs = plan_grid(AGENTS, SCENARIOS, range(args.seeds), reference=REFERENCE, total_steps=args.steps)
+    except (ValueError, OSError) as exc:
+        parser.fail(exc)
     cores = os.cpu_count()
     print(
         f"syre-rl demo: {len(specs)} runs ({', '.join(AGENTS)} + {REFERENCE} on {', '.join(SCENARIOS)}, "
@@ -49,17 +57,21 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.perf_counter() - start
         note = f" ({result.seconds:.0f} s)" if result.status == "done" else ""
         print(f"[{elapsed:6.0f} s] {result.status:8s} {result.spec.label}{note}", flush=True)
-        if result.error:
-            print("    " + result.error.strip().splitlines()[-1], flush=True)
+        if result.message:
+            print("    " + result.message, flush=True)
 
     results = run_benchmark(specs, args.out, backend=args.backend, workers=args.workers, report=report)
-    summary = write_summary(args.out, reference=REFERENCE)
-    print_table(summary)
-    figures = plot_benchmark(args.out, args.out / PLOTS_DIR)
-    print(f"summary: {args.out / SUMMARY_FILE}")
-    print(f"figures: {', '.join(str(p) for p in figures if p.suffix == '.png')}")
-    print(f"total wall time: {time.perf_counter() - start:.0f} s")
     failed = [r for r in results if r.status == "failed"]
+    try:
+        summary = write_summary(args.out, reference=REFERENCE)
+        print_table(summary)
+        figures = plot_benchmark(args.out, args.out / PLOTS_DIR)
+    except ValueError as exc:  # no finished run to summarise: every run failed
+        print(f"no summary: {exc}", file=sys.stderr)
+    else:
+        print(f"summary: {args.out / SUMMARY_FILE}")
+        print(f"figures: {', '.join(str(p) for p in figures if p.suffix == '.png')}")
+    print(f"total wall time: {time.perf_counter() - start:.0f} s")
     if failed:
         print(f"{len(failed)} run(s) failed; rerun to retry them, details in their error.txt", file=sys.stderr)
         return 1

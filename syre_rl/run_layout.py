@@ -13,8 +13,11 @@ Run folder (``<root>/<scenario>/<agent>/seed_<seed>``, see :func:`run_path`)::
     episodes.csv        one row per finished episode (timesteps, task_id, return, length)
     tasks.csv           one row per task (rewritten at every task switch, checkpoint and at the end)
     plasticity_init.pt  step-0 weights and collapse scales, so a resumed run measures against the same reference
-    checkpoints/        step_<N>.zip (model, optimizer, syre anchors), step_<N>.pkl (every sub-env's task state),
-                        step_<N>.tasks.csv (tasks.csv at that step); final.pkl (+ final.tasks.csv) for model.zip
+    checkpoints/        the two newest checkpoints: step_<N>.zip (model, optimizer, syre anchors), step_<N>.pkl (the
+                        rest of the run's state: environments, SB3's per-run state, RNGs, callbacks),
+                        step_<N>.tasks.csv (tasks.csv at that step), step_<N>.json (manifest, written last: the
+                        files' digests and the CSV logs' sizes and digests at that step); final.pkl, final.tasks.csv
+                        and final.json go with model.zip; a *.tmp file is a write that did not finish
     model.zip           the final model
     done                written last: JSON with the steps done and the wall time; its presence marks a finished run
     error.txt           only for a failed benchmark run: the traceback
@@ -46,6 +49,7 @@ __all__ = [
     "PLAN_FILE",
     "PLOTS_DIR",
     "RUNS_FILE",
+    "RUN_FILES",
     "STEP_LOGS",
     "SUMMARY_FILE",
     "SUMMARY_MARKDOWN",
@@ -71,6 +75,22 @@ CHECKPOINT_DIR = "checkpoints"
 FINAL_STATE = "final.pkl"
 # Logs written during training, with a ``timesteps`` column, truncated to the checkpoint on resume.
 STEP_LOGS: tuple[str, ...] = (METRICS_FILE, EPISODES_FILE)
+# Every name a run folder may hold at its top level; a folder holding anything else is not only ours (see
+# syre_rl.experiments.run_dir). ``NAME.tmp`` of these names (a file being replaced) belongs to the run too.
+RUN_FILES: frozenset[str] = frozenset(
+    {
+        CONFIG_FILE,
+        DONE_FILE,
+        ERROR_FILE,
+        MODEL_FILE,
+        TB_DIR,
+        CHECKPOINT_DIR,
+        METRICS_FILE,
+        EPISODES_FILE,
+        TASKS_FILE,
+        INIT_REFERENCE_FILE,
+    }
+)
 
 _CHECKPOINT_PREFIX = "step_"
 _MODEL_SUFFIX = ".zip"

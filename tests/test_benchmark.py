@@ -134,3 +134,24 @@ def test_every_agent_recipe_finishes_a_smoke_benchmark(tmp_path: Path) -> None:
     assert {r.spec.agent: r.status for r in results} == dict.fromkeys(agents, "done")
     summary = write_summary(tmp_path, reference="ppo_reset")
     assert set(summary["agent"]) == set(agents)
+
+
+def test_failure_report_is_the_whole_final_error_on_one_line() -> None:
+    from syre_rl.experiments.grid import _failure
+
+    try:
+        raise ValueError("first line of the message\n  second line: the value 1.5")
+    except ValueError as exc:
+        result = _failure(RunSpec("ppo", "relabelled_bandit", 0), exc)
+    assert result.message == "ValueError: first line of the message second line: the value 1.5"
+    assert result.status == "failed" and "Traceback" in (result.error or "")
+
+
+def test_a_recipe_given_as_a_path_does_not_nest_the_run_folder(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipes" / "custom.yaml"
+    recipe.parent.mkdir()
+    recipe.write_text((REPO / "agents" / "ppo.yaml").read_text().replace("ppo", "my_ppo"))
+    specs = plan_grid([str(recipe)], ["relabelled_bandit"], [0], reference=None)
+    assert specs[0].run_dir(tmp_path / "bench") == tmp_path / "bench" / "relabelled_bandit" / "my_ppo" / "seed_0"
+    assert specs[0].label == "relabelled_bandit/my_ppo/seed_0"
+    assert RunSpec("ppo", "relabelled_bandit", 1).run_dir("b") == Path("b/relabelled_bandit/ppo/seed_1")

@@ -36,11 +36,15 @@ def find_runs(roots: str | Path | Iterable[str | Path]) -> pd.DataFrame:
 
 
 def load_runs(roots: str | Path | Iterable[str | Path]) -> pd.DataFrame:
-    """:func:`find_runs`, refusing an empty result: a ValueError names the folders searched."""
-    runs = find_runs(roots)
+    """:func:`find_runs`, refusing a folder that does not exist and an empty result: a ValueError names the
+    folders."""
+    folders = [roots] if isinstance(roots, (str, Path)) else list(roots)
+    missing = [str(r) for r in folders if not Path(r).is_dir()]
+    if missing:
+        raise ValueError(f"folders {missing} do not exist (or are not folders)")
+    runs = find_runs(folders)
     if runs.empty:
-        roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
-        raise ValueError(f"no run folders (with a {CONFIG_FILE}) under {[str(r) for r in roots]}")
+        raise ValueError(f"no run folders (with a {CONFIG_FILE}) under {[str(r) for r in folders]}")
     return runs
 
 

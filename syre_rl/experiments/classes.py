@@ -20,6 +20,15 @@ ALGORITHMS: dict[str, str] = {
     "PPO": "stable_baselines3:PPO",
     "SyrePPO": "syre_rl.ppo:SyrePPO",
     "AnchoredDecayPPO": "syre_rl.ppo:AnchoredDecayPPO",
+    "SAC": "stable_baselines3:SAC",
+    "SyreSAC": "syre_rl.sac:SyreSAC",
+    "AnchoredDecaySAC": "syre_rl.sac:AnchoredDecaySAC",
+    "TD3": "stable_baselines3:TD3",
+    "SyreTD3": "syre_rl.td3:SyreTD3",
+    "AnchoredDecayTD3": "syre_rl.td3:AnchoredDecayTD3",
+    "DQN": "stable_baselines3:DQN",
+    "SyreDQN": "syre_rl.dqn:SyreDQN",
+    "AnchoredDecayDQN": "syre_rl.dqn:AnchoredDecayDQN",
 }
 
 # Activation names accepted in policy_kwargs (activation_fn), mapped to torch.nn class names.
@@ -84,6 +93,22 @@ def accepted_kwargs(cls: type) -> set[str]:
         if not any(p.kind is p.VAR_KEYWORD for p in params):
             break
     return names - {"self"}
+
+
+def argument_defaults(cls: type) -> dict[str, Any]:
+    """Default values of a class's keyword arguments, following ``**kwargs`` up the class hierarchy (a subclass's
+    default wins); arguments without a default are left out."""
+    defaults: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass is object:
+            continue
+        params = inspect.signature(vars(klass)["__init__"]).parameters.values()
+        for p in params:
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is not p.empty:
+                defaults.setdefault(p.name, p.default)
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return defaults
 
 
 def algorithm_keys(algorithm: str) -> list[str]:

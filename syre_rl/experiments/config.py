@@ -10,15 +10,24 @@ turns them into Python objects when the model is built. It is saved as the run f
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from syre_rl.experiments.agents import load_agent, validate_agent
-from syre_rl.experiments.classes import ACTIVATIONS, algorithm_keys, plasticity_keys, policy_keys
+from syre_rl.experiments.classes import (
+    ACTIVATIONS,
+    algorithm_keys,
+    argument_defaults,
+    plasticity_keys,
+    policy_keys,
+    resolve_algorithm,
+)
 from syre_rl.experiments.scenarios import load_scenario
 from syre_rl.experiments.yaml_loader import parse_value
 from syre_rl.nonstationary.scenarios import validate_recipe
+from syre_rl.validation import check_fraction, check_int, check_real
 
 # Top-level keys of the resolved config that --set may change directly.
 RUN_SETTINGS: dict[str, type[int]] = {
@@ -29,6 +38,12 @@ RUN_SETTINGS: dict[str, type[int]] = {
 
 # Default distance between checkpoints, in environment steps, when a recipe does not say (about 10 per run).
 DEFAULT_CHECKPOINTS_PER_RUN = 10
+
+# Device strings a config accepts: "auto" (CUDA when available, else the CPU), "cpu", "cuda", "cuda:N", "mps".
+DEVICE_TYPES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+_DEVICE_RE = re.compile(r"^(auto|cpu|cuda|mps)(:[0-9]+)?$")
+# Recipe names become folder names of the run folder: letters, digits, '_', '-', '.', not starting with a dot.
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
@@ -99,8 +114,11 @@ def resolve_config(
         ``total_steps``, ``n_envs``, ``checkpoint_every``. An unknown key raises a ValueError listing the valid ones.
     :param total_steps: environment steps of the run (all sub-envs together); default the scenario's
         ``total_steps``. An override ``total_steps=...`` wins over it.
-    :param device: ``"auto"``, ``"cpu"`` or ``"cuda"`` (any torch device string).
+    :param device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` (see :func:`check_device`; whether
+        the device exists is checked by :func:`check_device_available`, where the run trains).
     :return: a plain dict (YAML-serialisable); see the module docstring.
+    :raises ValueError: an unknown recipe, key or device, or a value out of range (see :func:`check_hyperparameters`),
+        in one line naming the value and what is accepted.
     """
     agent_recipe = validate_agent(agent, "agent recipe") if isinstance(agent, Mapping) else load_agent(agent)
     if isinstance(scenario, Mapping):
@@ -113,6 +131,9 @@ def resolve_config(
         overrides = parse_overrides(overrides or [])
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    if total_steps is not None:
+        total_steps = check_int("total_steps (--steps)", total_steps, low=1)
+    device = check_device(device)
     # scenario.* overrides change the recipe itself, before its hyperparameters, n_envs and steps are merged in.
     scenario_overrides = {k: v for k, v in overrides.items() if k.startswith("scenario.")}
     if scenario_overrides:
@@ -132,7 +153,7 @@ def resolve_config(
         "agent": agent_recipe["name"],
         "scenario": scenario_recipe["name"],
         "seed": seed,
-        "total_steps": int(total_steps if total_steps is not None else scenario_recipe["total_steps"]),
+        "total_steps": total_steps if total_steps is not None else int(scenario_recipe["total_steps"]),
         "n_envs": int(scenario_recipe.get("n_envs", 1)),
         "checkpoint_every": None,
         "device": device,
@@ -182,7 +203,151 @@ def _apply_override(config: dict[str, Any], key: str, value: Any) -> None:
         raise ValueError(f"unknown --set key {key!r}; valid keys: {valid_override_keys(config)}")
 
 
+def check_device(device: Any) -> str:
+    """``device`` if it names a device a run can train on: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
+    ``"mps"``. Whether it exists on this machine is :func:`check_device_available`'s question.
+
+    :raises ValueError: any other value.
+    """
+    if not isinstance(device, str) or not _DEVICE_RE.match(device):
+        raise ValueError(f"device must be one of {list(DEVICE_TYPES)} or 'cuda:N', got {device!r}")
+    return device
+
+
+def check_device_available(device: str) -> str:
+    """``device`` if this machine has it (``"auto"`` and ``"cpu"`` always); imports torch.
+
+    A run asked for on ``cuda`` without a CUDA device is refused here rather than trained on the CPU (which SB3
+    would do silently, while the run's ``config.yaml`` says ``cuda``).
+
+    :raises ValueError: a CUDA device (or index) or MPS that this machine does not have.
+    """
+    device = check_device(device)
+    kind, _, index = device.partition(":")
+    if kind in ("auto", "cpu"):
+        return device
+    import torch
+
+    if kind == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {device!r}: this machine has no CUDA device; use --device cpu or auto")
+        if index and int(index) >= count:
+            raise ValueError(f"device {device!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    elif kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r}: MPS is not available on this machine; use --device cpu or auto")
+    return device
+
+
+def _positive_or_callable(name: str, value: Any) -> None:
+    if not callable(value):
+        check_real(name, value, low=0.0, low_open=True)
+
+
+def check_hyperparameters(config: Mapping[str, Any]) -> None:
+    """Refuse values the algorithm would accept but that are out of range, before anything is built.
+
+    Each check applies to every algorithm that takes an argument of that name (PPO's family in particular):
+    ``learning_rate`` > 0 (or a schedule, a callable), ``n_steps`` >= 1, ``batch_size`` >= 2 for on-policy
+    algorithms (those with ``n_steps``; >= 1 otherwise) and at most the rollout size ``n_steps * n_envs`` (a rollout
+    size that is not a multiple of it is accepted: SB3 warns and the last mini-batch of each epoch is smaller),
+    ``n_epochs`` >= 1, ``gamma`` in (0, 1], ``gae_lambda`` in [0, 1], ``clip_range`` > 0 (or a callable),
+    ``clip_range_vf`` None, > 0 or a callable, ``ent_coef`` >= 0 (or ``"auto..."`` where the algorithm's default is
+    a string), ``vf_coef`` >= 0, ``max_grad_norm`` > 0, ``target_kl`` None or > 0. The anchored decays' settings
+    are checked by :class:`syre_rl.decay.DecayConfig`, and ``total_steps``, ``n_envs`` and ``checkpoint_every``
+    must be integers >= 1.
+
+    :param config: a resolved config (before or after :func:`resolve_config` fills in ``checkpoint_every``).
+    :raises ValueError: the first value out of range, named with what is accepted.
+    """
+    check_int("total_steps", config["total_steps"], low=1)
+    n_envs = check_int("n_envs", config["n_envs"], low=1)
+    if config.get("checkpoint_every") is not None:
+        check_int("checkpoint_every", config["checkpoint_every"], low=1)
+    algorithm = resolve_algorithm(config["algorithm"])
+    defaults = argument_defaults(algorithm)
+    hp = config["hyperparameters"]
+
+    def value(name: str) -> Any:
+        return hp[name] if name in hp else defaults.get(name)
+
+    if "learning_rate" in hp:
+        _positive_or_callable("learning_rate", hp["learning_rate"])
+    for name in ("n_steps", "n_epochs"):
+        if name in hp:
+            check_int(name, hp[name], low=1)
+    on_policy = "n_steps" in defaults
+    if "batch_size" in hp or (on_policy and "n_steps" in hp):
+        batch_size = check_int("batch_size", value("batch_size"), low=2 if on_policy else 1)
+        if on_policy and isinstance(value("n_steps"), int):
+            rollout = value("n_steps") * n_envs
+            if batch_size > rollout:
+                raise ValueError(
+                    f"batch_size must be at most the rollout size n_steps * n_envs = {value('n_steps')} * {n_envs} "
+                    f"= {rollout}, got {batch_size}"
+                )
+    if "gamma" in hp:
+        check_real("gamma", hp["gamma"], low=0.0, high=1.0, low_open=True)
+    if "gae_lambda" in hp:
+        check_fraction("gae_lambda", hp["gae_lambda"])
+    if "clip_range" in hp:
+        _positive_or_callable("clip_range", hp["clip_range"])
+    if hp.get("clip_range_vf") is not None:
+        _positive_or_callable("clip_range_vf", hp["clip_range_vf"])
+    if "ent_coef" in hp:
+        ent_coef = hp["ent_coef"]
+        if isinstance(ent_coef, str) and isinstance(defaults.get("ent_coef"), str):
+            if not ent_coef.startswith("auto"):
+                raise ValueError(f"ent_coef must be a number >= 0 or 'auto' / 'auto_INIT', got {ent_coef!r}")
+        else:
+            check_real("ent_coef", ent_coef, low=0.0)
+    if "vf_coef" in hp:
+        check_real("vf_coef", hp["vf_coef"], low=0.0)
+    if "max_grad_norm" in hp:
+        check_real("max_grad_norm", hp["max_grad_norm"], low=0.0, low_open=True)
+    if hp.get("target_kl") is not None:
+        check_real("target_kl", hp["target_kl"], low=0.0, low_open=True)
+    _check_decay(algorithm, hp)
+
+
+def _check_decay(algorithm: type, hp: Mapping[str, Any]) -> None:
+    from syre_rl.anchored_algorithm import AnchoredDecayAlgorithm
+
+    if not issubclass(algorithm, AnchoredDecayAlgorithm):
+        return
+    from syre_rl.decay import DecayConfig
+
+    settings = {k: hp[k] for k in DecayConfig.names() if k in hp}
+    settings.setdefault("anchor", algorithm.default_anchor)
+    if "decay_exclude" in settings and isinstance(settings["decay_exclude"], list):
+        settings["decay_exclude"] = tuple(settings["decay_exclude"])
+    try:
+        DecayConfig(**settings)
+    except TypeError as exc:
+        raise ValueError(f"decay settings of {algorithm.__name__}: {exc}") from None
+
+
+def _check_net_arch(net_arch: Any) -> None:
+    layers = net_arch
+    if isinstance(net_arch, Mapping):
+        layers = [size for key in sorted(net_arch) for size in (net_arch[key] or [])]
+        bad_keys = sorted(set(net_arch) - {"pi", "vf", "qf"})
+        if bad_keys:
+            raise ValueError(f"policy_kwargs.net_arch keys must be 'pi', 'vf' or 'qf', got {bad_keys}")
+    if not isinstance(layers, (list, tuple)):
+        accepted = "a list of layer sizes or {pi: [...], vf: [...]}"
+        raise ValueError(f"policy_kwargs.net_arch must be {accepted}, got {net_arch!r}")
+    for size in layers:
+        check_int("policy_kwargs.net_arch: a layer size", size, low=1)
+
+
 def _check_config(config: Mapping[str, Any]) -> None:
+    for what in ("agent", "scenario"):
+        name = config[what]
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ValueError(
+                f"the {what} recipe's name must be letters, digits, '_', '-' or '.' (it names a folder), got {name!r}"
+            )
     valid = set(algorithm_keys(config["algorithm"]))
     bad = sorted(set(config["hyperparameters"]) - valid)
     if bad:
@@ -202,3 +367,13 @@ def _check_config(config: Mapping[str, Any]) -> None:
     activation = config["policy_kwargs"].get("activation_fn")
     if isinstance(activation, str) and activation.lower() not in ACTIVATIONS and "." not in activation:
         raise ValueError(f"unknown activation_fn {activation!r}; accepted: {sorted(ACTIVATIONS)} or a dotted path")
+    if "net_arch" in config["policy_kwargs"] and config["policy_kwargs"]["net_arch"] is not None:
+        _check_net_arch(config["policy_kwargs"]["net_arch"])
+    check_hyperparameters(config)
+    if config["plasticity"]:
+        from syre_rl.plasticity import PlasticityCallback
+
+        try:
+            PlasticityCallback(**config["plasticity"])  # checks the values
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"plasticity: {exc}") from None

@@ -29,8 +29,11 @@ from typing import Any, Literal
 import yaml
 
 from syre_rl.experiments.agents import list_agents
+from syre_rl.experiments.cli import one_line
 from syre_rl.experiments.config import resolve_config
+from syre_rl.experiments.recipe_files import recipe_name
 from syre_rl.run_layout import DEFAULT_REFERENCE, ERROR_FILE, PLAN_FILE, is_done, run_path
+from syre_rl.validation import check_int
 
 Backend = Literal["local", "ray"]
 BACKENDS: tuple[str, ...] = ("local", "ray")
@@ -40,8 +43,8 @@ BACKENDS: tuple[str, ...] = ("local", "ray")
 class RunSpec:
     """One run of a benchmark.
 
-    :param agent: agent recipe name.
-    :param scenario: scenario recipe name.
+    :param agent: agent recipe name or path (the run folder uses the recipe's name).
+    :param scenario: scenario recipe name or path (the run folder uses the recipe's name).
     :param seed: seed.
     :param overrides: ``--set`` overrides as ``(key, value)`` pairs (same for every run of a benchmark).
     :param total_steps: environment steps; None uses the scenario's.
@@ -56,8 +59,9 @@ class RunSpec:
     device: str = "cpu"
 
     def run_dir(self, root: str | Path) -> Path:
-        """The run folder of this run in the benchmark folder ``root``."""
-        return run_path(root, self.scenario, self.agent, self.seed)
+        """The run folder of this run in the benchmark folder ``root``: ``root/<scenario>/<agent>/seed_<seed>`` with
+        the recipes' names, also for recipes given as paths."""
+        return run_path(root, recipe_name("envs", self.scenario), recipe_name("agents", self.agent), self.seed)
 
     def config(self) -> dict[str, Any]:
         """The resolved config of this run (:func:`syre_rl.experiments.config.resolve_config`)."""
@@ -72,17 +76,27 @@ class RunSpec:
 
     @property
     def label(self) -> str:
-        return f"{self.scenario}/{self.agent}/seed_{self.seed}"
+        return f"{recipe_name('envs', self.scenario)}/{recipe_name('agents', self.agent)}/seed_{self.seed}"
 
 
 @dataclass
 class RunResult:
-    """Outcome of one run: ``status`` is ``"done"`` (trained now), ``"skipped"`` (finished before) or ``"failed"``."""
+    """Outcome of one run: ``status`` is ``"done"`` (trained now), ``"skipped"`` (finished before) or ``"failed"``.
+
+    :param error: the traceback of a failed run.
+    :param message: its final error on one line (``Type: message``, the message's lines joined).
+    """
 
     spec: RunSpec
     status: str
     seconds: float = 0.0
     error: str | None = field(default=None, repr=False)
+    message: str | None = None
+
+
+def _failure(spec: RunSpec, exc: BaseException, seconds: float = 0.0) -> RunResult:
+    message = one_line("".join(traceback.format_exception_only(type(exc), exc)))
+    return RunResult(spec, "failed", seconds, traceback.format_exc(), message)
 
 
 def plan_grid(
@@ -137,17 +151,20 @@ def run_one(spec: RunSpec, root: str | Path) -> RunResult:
     from syre_rl.experiments.run import train
 
     _init_worker()
-    run_dir = spec.run_dir(root)
-    if is_done(run_dir):
-        return RunResult(spec, "skipped")
     start = time.perf_counter()
     try:
+        run_dir = spec.run_dir(root)
+    except Exception as exc:  # a recipe file removed since the grid was planned
+        return _failure(spec, exc, time.perf_counter() - start)
+    if is_done(run_dir):
+        return RunResult(spec, "skipped")
+    try:
         train(spec.config(), run_dir, resume=True)
-    except Exception:  # a broken run must not stop the benchmark
-        error = traceback.format_exc()
+    except Exception as exc:  # a broken run must not stop the benchmark
+        result = _failure(spec, exc, time.perf_counter() - start)
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / ERROR_FILE).write_text(error)
-        return RunResult(spec, "failed", time.perf_counter() - start, error)
+        (run_dir / ERROR_FILE).write_text(result.error or "")
+        return result
     return RunResult(spec, "done", time.perf_counter() - start)
 
 
@@ -167,8 +184,8 @@ def _run_local(
         for future in as_completed(futures):
             try:
                 result = future.result()
-            except Exception:  # the worker process itself died
-                result = RunResult(futures[future], "failed", error=traceback.format_exc())
+            except Exception as exc:  # the worker process itself died
+                result = _failure(futures[future], exc)
             results.append(result)
             report(result)
     return results
@@ -193,8 +210,8 @@ def _run_ray(
         spec = pending.pop(ready[0])
         try:
             result = ray.get(ready[0])
-        except Exception:  # the task or its worker died
-            result = RunResult(spec, "failed", error=traceback.format_exc())
+        except Exception as exc:  # the task or its worker died
+            result = _failure(spec, exc)
         results.append(result)
         report(result)
     return results
@@ -236,9 +253,9 @@ def run_benchmark(
         return results
     if backend == "ray":
         return results + _run_ray(todo, root, address, gpus_per_run, report)
+    if workers is not None:
+        check_int("workers", workers, low=1)
     workers = min(workers or os.cpu_count() or 1, len(todo))
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers!r}")
     return results + _run_local(todo, root, workers, report)
 
 

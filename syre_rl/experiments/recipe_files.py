@@ -65,3 +65,14 @@ def read_recipe(kind: str, name_or_path: str | Path) -> tuple[Any, Path]:
     """The parsed YAML of a recipe (not checked yet) and the file it came from; see :func:`recipe_path`."""
     path = recipe_path(kind, name_or_path)
     return load_yaml(path), path
+
+
+def recipe_name(kind: str, name_or_path: str | Path) -> str:
+    """The name a recipe goes by (and its runs' folders): ``name_or_path`` itself for a name, the file's ``name``
+    key for a path (its file stem when it has none)."""
+    path = Path(name_or_path)
+    if path.suffix not in RECIPE_SUFFIXES:
+        return str(name_or_path)
+    recipe, _ = read_recipe(kind, path)
+    name = recipe.get("name") if isinstance(recipe, dict) else None
+    return name if isinstance(name, str) and name else path.stem

@@ -14,74 +14,29 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from stable_baselines3.common.callbacks import BaseCallback
 
-from syre_rl.experiments.build import build_callbacks, build_model, make_vec_env
-from syre_rl.experiments.checkpoints import TaskStateCheckpoint, load_newest_checkpoint, save_final
+from syre_rl.experiments.build import RunCallbacks, build_callbacks, build_model, make_vec_env
+from syre_rl.experiments.checkpoints import RunCheckpoint, load_newest_checkpoint
+from syre_rl.experiments.config import check_device_available
+from syre_rl.experiments.run_dir import RunExistsError, finished_steps, prepare_run_dir, undo_failed_start
 from syre_rl.run_layout import (
     CHECKPOINT_DIR,
-    CONFIG_FILE,
     DONE_FILE,
-    ERROR_FILE,
     INIT_REFERENCE_FILE,
     MODEL_FILE,
     STEP_LOGS,
     TASKS_FILE,
     TB_DIR,
-    load_config,
     run_path,
 )
 
-# Keys of the resolved config that may differ when a run is resumed.
-RESUMABLE_CHANGES = frozenset({"device", "total_steps", "overrides", "checkpoint_every"})
-
-
-class RunExistsError(FileExistsError):
-    """The run folder already holds a run and neither resume nor overwrite was asked for."""
+__all__ = ["RunExistsError", "default_run_dir", "train"]  # train raises RunExistsError
 
 
 def default_run_dir(config: Mapping[str, Any], root: str | Path = "runs") -> Path:
     """``root/<scenario>/<agent>/seed_<seed>``."""
     return run_path(root, config["scenario"], config["agent"], config["seed"])
-
-
-def _config_changes(saved: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    # Compare as YAML would store them (tuples become lists, and so on).
-    saved = yaml.safe_load(yaml.safe_dump(dict(saved)))
-    new = yaml.safe_load(yaml.safe_dump(dict(new)))
-    return sorted(k for k in set(saved) | set(new) if k not in RESUMABLE_CHANGES and saved.get(k) != new.get(k))
-
-
-def _prepare_run_dir(config: Mapping[str, Any], run_dir: Path, resume: bool, overwrite: bool) -> dict[str, Any]:
-    """Check or create the run folder; return the config to train with."""
-    if resume and overwrite:
-        raise ValueError("resume and overwrite exclude each other")
-    exists = run_dir.exists() and any(run_dir.iterdir())
-    if exists and overwrite:
-        shutil.rmtree(run_dir)
-        exists = False
-    if exists and not resume:
-        raise RunExistsError(f"run folder {str(run_dir)!r} already exists; resume it or overwrite it")
-    config = dict(config)
-    if exists and (run_dir / CONFIG_FILE).is_file():
-        changes = _config_changes(load_config(run_dir), config)
-        if changes:
-            raise ValueError(
-                f"cannot resume {str(run_dir)!r} with a different config: {changes} differ from its {CONFIG_FILE}"
-            )
-    if _finished_steps(run_dir) >= int(config["total_steps"]):
-        return load_config(run_dir)  # nothing left to train: the folder keeps the config it finished with
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
-    (run_dir / ERROR_FILE).unlink(missing_ok=True)
-    return config
-
-
-def _finished_steps(run_dir: Path) -> int:
-    """Steps of the finished run in ``run_dir`` (from its ``done`` marker), or -1."""
-    done_path = run_dir / DONE_FILE
-    return int(json.loads(done_path.read_text()).get("num_timesteps", 0)) if done_path.is_file() else -1
 
 
 def _clear_run_outputs(run_dir: Path) -> None:
@@ -90,6 +45,13 @@ def _clear_run_outputs(run_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
     shutil.rmtree(run_dir / TB_DIR, ignore_errors=True)
     shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
+
+
+def _stateful_callbacks(callbacks: RunCallbacks) -> dict[str, BaseCallback]:
+    """The run's callbacks whose state a checkpoint keeps, by a name stable across sessions."""
+    named: dict[str, BaseCallback] = {"plasticity": callbacks.plasticity}
+    named.update({f"interventions.{i}": callback for i, callback in enumerate(callbacks.interventions)})
+    return {name: callback for name, callback in named.items() if hasattr(callback, "state_dict")}
 
 
 def train(
@@ -106,32 +68,58 @@ def train(
     :param config: a resolved config (:func:`syre_rl.experiments.config.resolve_config`).
     :param run_dir: run folder. If it already holds files, training refuses to start unless ``resume`` (continue
         from the newest checkpoint; a finished run is left as it is unless ``total_steps`` grew) or ``overwrite``
-        (delete it first).
+        (delete it first). A start that fails before its first checkpoint leaves the folder as it found it
+        (:func:`~syre_rl.experiments.run_dir.undo_failed_start`).
     :param progress_bar: show SB3's progress bar (needs tqdm and rich).
     :param extra_callbacks: more SB3 callbacks, run after the plasticity logger, the interventions and the
         checkpoints.
     :return: ``run_dir`` as a Path.
     """
     run_dir = Path(run_dir)
-    config = _prepare_run_dir(config, run_dir, resume, overwrite)
+    check_device_available(str(config["device"]))
+    with undo_failed_start(run_dir, overwrite):
+        _train(config, run_dir, resume, overwrite, progress_bar, extra_callbacks)
+    return run_dir
+
+
+def _train(
+    config: Mapping[str, Any],
+    run_dir: Path,
+    resume: bool,
+    overwrite: bool,
+    progress_bar: bool,
+    extra_callbacks: Sequence[BaseCallback],
+) -> None:
+    config = prepare_run_dir(config, run_dir, resume, overwrite)
     total = int(config["total_steps"])
-    if _finished_steps(run_dir) >= total:
-        return run_dir
-    (run_dir / DONE_FILE).unlink(missing_ok=True)
+    if finished_steps(run_dir) >= total:
+        return
 
     start = time.perf_counter()
     env = make_vec_env(config)
-    model = load_newest_checkpoint(config, run_dir, env) if resume else None
-    if model is None:
+    callbacks = build_callbacks(config, run_dir)
+    checkpoint = RunCheckpoint(
+        run_dir,
+        int(config["checkpoint_every"]),
+        before_save=[callbacks.plasticity.write_tasks],
+        callbacks=_stateful_callbacks(callbacks),
+    )
+    try:
+        resumed = load_newest_checkpoint(config, run_dir, env) if resume else None
+    except BaseException:
+        env.close()
+        raise
+    if resumed is None:
         _clear_run_outputs(run_dir)
         model = build_model(config, env, run_dir)
+    else:
+        model = resumed.model
+        checkpoint.resume(resumed)
+    # Only now that the run can continue does a finished run that is extended stop counting as finished.
+    (run_dir / DONE_FILE).unlink(missing_ok=True)
     model.tensorboard_log = str(run_dir / TB_DIR)  # the folder may have moved since the checkpoint was saved
     start_steps = model.num_timesteps
 
-    callbacks = build_callbacks(config, run_dir)
-    checkpoint = TaskStateCheckpoint(
-        run_dir, int(config["checkpoint_every"]), before_save=[callbacks.plasticity.write_tasks]
-    )
     remaining = max(0, total - model.num_timesteps)
     model.learn(
         remaining,
@@ -140,7 +128,7 @@ def train(
         reset_num_timesteps=start_steps == 0,
         progress_bar=progress_bar,
     )
-    save_final(run_dir, model, env)
+    checkpoint.save_final()
     env.close()
     seconds = time.perf_counter() - start
     done = {
@@ -150,4 +138,3 @@ def train(
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     (run_dir / DONE_FILE).write_text(json.dumps(done) + "\n")
-    return run_dir

@@ -35,9 +35,18 @@ def load_yaml(text_or_path: str | Path) -> Any:
     """Read YAML like :func:`yaml.safe_load`, except that ``1e-4`` is a float (YAML 1.1 would keep it a string).
 
     :param text_or_path: a :class:`~pathlib.Path` to read, or YAML text.
+    :raises ValueError: a YAML syntax error, in one line with its place (file, line, column).
     """
-    text = Path(text_or_path).read_text() if isinstance(text_or_path, Path) else text_or_path
-    return yaml.load(text, Loader=_RecipeLoader)
+    is_path = isinstance(text_or_path, Path)
+    text = Path(text_or_path).read_text() if is_path else text_or_path
+    try:
+        return yaml.load(text, Loader=_RecipeLoader)
+    except yaml.YAMLError as exc:
+        where = f"{str(text_or_path)!r}" if is_path else "YAML text"
+        mark = getattr(exc, "problem_mark", None)
+        place = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValueError(f"YAML syntax error in {where}{place}: {problem}") from None
 
 
 def parse_value(text: str) -> Any:
@@ -45,5 +54,5 @@ def parse_value(text: str) -> Any:
     become int, float, bool, None, list and dict; anything else stays a string."""
     try:
         return load_yaml(text)
-    except yaml.YAMLError:
+    except ValueError:  # not YAML: a plain string
         return text

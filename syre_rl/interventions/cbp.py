@@ -13,8 +13,9 @@ Activations come from the update itself: forward hooks on the activation modules
 latest forward pass run with gradients enabled (PPO's minibatch passes, not rollout collection under ``no_grad``), and
 an optimizer step post-hook does the bookkeeping, so nothing is recomputed and the cadence is exactly one per
 gradient step, as in the paper. Defaults are the paper's PPO settings (replacement rate 1e-4, maturity 10000 steps,
-decay 0.99). Utilities and ages live in the callback (they restart on resume from a checkpoint). Not included: the
-paper's optional correction of the next layer's bias by the replaced unit's mean activation.
+decay 0.99). Utilities, ages and replacement counts live in the callback; ``state_dict``/``load_state_dict`` carry them
+across a checkpoint, so a resumed run replaces the same units as an uninterrupted one. Not included: the paper's
+optional correction of the next layer's bias by the replaced unit's mean activation.
 """
 
 from __future__ import annotations
@@ -110,6 +111,34 @@ class ContinualBackpropState:
             replaced[layer.name] = units
         return replaced
 
+    def state_dict(self) -> dict[str, dict[str, Any]]:
+        """Utility, age and replacement counts of every layer, by layer name (CPU copies, picklable)."""
+        return {
+            name: {
+                "utility": st.utility.detach().cpu().clone(),
+                "age": st.age.detach().cpu().clone(),
+                "to_replace": st.to_replace,
+                "replaced": st.replaced,
+            }
+            for name, st in self.stats.items()
+        }
+
+    def load_state_dict(self, state: dict[str, dict[str, Any]]) -> None:
+        """Continue from a :meth:`state_dict` of the same policy architecture.
+
+        :raises ValueError: when the layers or their widths differ.
+        """
+        if set(state) != set(self.stats):
+            raise ValueError(f"continual backprop state has layers {sorted(state)}, the policy {sorted(self.stats)}")
+        for name, st in self.stats.items():
+            saved = state[name]
+            if tuple(saved["utility"].shape) != tuple(st.utility.shape):
+                raise ValueError(f"continual backprop state of {name} has shape {tuple(saved['utility'].shape)}")
+            st.utility.copy_(saved["utility"])
+            st.age.copy_(saved["age"])
+            st.to_replace = float(saved["to_replace"])
+            st.replaced = int(saved["replaced"])
+
 
 class ContinualBackprop(BaseCallback):
     """Continual backprop on the policy's hidden layers, one generate-and-test step per optimizer step.
@@ -132,11 +161,40 @@ class ContinualBackprop(BaseCallback):
         self.state: ContinualBackpropState | None = None
         self._activity: dict[str, torch.Tensor] = {}
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self._pending: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs to continue exactly: per-layer utilities, ages and counts, and the
+        activity recorded since the last optimizer step (picklable, CPU tensors)."""
+        if self.state is None:
+            return dict(self._pending) if self._pending is not None else {}
+        return {
+            "layers": self.state.state_dict(),
+            "activity": {name: a.detach().cpu().clone() for name, a in self._activity.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict`; before training starts it is kept and applied once the policy's layers
+        are known."""
+        self._pending = dict(state)
+        if self.state is not None:
+            self._apply_pending()
+
+    def _apply_pending(self) -> None:
+        assert self.state is not None
+        state, self._pending = self._pending, None
+        if not state:
+            return
+        self.state.load_state_dict(state["layers"])
+        device = self.state.layers[0].in_weight.device
+        self._activity = {name: a.to(device) for name, a in state["activity"].items()}
 
     def _on_training_start(self) -> None:
         policy = self.model.policy
         if self.state is None or self.state.policy is not policy:
             self.state = ContinualBackpropState(policy, **self.settings)
+        if self._pending is not None:
+            self._apply_pending()
         self._remove_hooks()
         for layer in self.state.layers:
             self._handles.append(layer.module.register_forward_hook(self._recorder(layer.name)))

@@ -18,7 +18,8 @@ Cadence and batch (SB3 on-policy terms)
 
 from __future__ import annotations
 
-from typing import cast
+import copy
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -95,6 +96,22 @@ class ReDo(BaseCallback):
         self.n_rollouts = 0
         self.n_checks = 0
         self.n_recycled = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """The subset generator's state and the counters (picklable), for an exact resume."""
+        return {
+            "rng": copy.deepcopy(self._rng.bit_generator.state),
+            "n_rollouts": self.n_rollouts,
+            "n_checks": self.n_checks,
+            "n_recycled": self.n_recycled,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict`."""
+        self._rng.bit_generator.state = copy.deepcopy(state["rng"])
+        self.n_rollouts = int(state["n_rollouts"])
+        self.n_checks = int(state["n_checks"])
+        self.n_recycled = int(state["n_recycled"])
 
     def _on_training_start(self) -> None:
         self._layers = unit_layers(self.model.policy)  # also fails early on unsupported policies

@@ -15,7 +15,8 @@ fresh network, and the update that follows treats the earlier part like any off-
 
 from __future__ import annotations
 
-from typing import Literal
+import copy
+from typing import Any, Literal
 
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
@@ -74,6 +75,17 @@ class ResetOnTaskSwitch(BaseCallback):
         self.n_resets = 0
         self.reset_steps: list[int] = []
         self._switch = TaskSwitchDetector()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters, reset steps and the task-switch detector (picklable), for an exact resume. The fresh draws come
+        from torch's global generator, which the run's checkpoint saves."""
+        return {"n_resets": self.n_resets, "reset_steps": list(self.reset_steps), "switch": copy.deepcopy(self._switch)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict`."""
+        self.n_resets = int(state["n_resets"])
+        self.reset_steps = [int(step) for step in state["reset_steps"]]
+        self._switch = copy.deepcopy(state["switch"])
 
     def _on_step(self) -> bool:
         if self._switch(self.locals.get("infos")):

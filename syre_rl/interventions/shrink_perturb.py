@@ -9,7 +9,9 @@ values common in continual-RL benchmarks.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
@@ -69,6 +71,17 @@ class ShrinkAndPerturb(BaseCallback):
         self.n_rollouts = 0
         self.n_applied = 0
         self._switch = TaskSwitchDetector()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters and the task-switch detector (picklable), for an exact resume. The fresh draws come from torch's
+        global generator, which the run's checkpoint saves."""
+        return {"n_rollouts": self.n_rollouts, "n_applied": self.n_applied, "switch": copy.deepcopy(self._switch)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict`."""
+        self.n_rollouts = int(state["n_rollouts"])
+        self.n_applied = int(state["n_applied"])
+        self._switch = copy.deepcopy(state["switch"])
 
     def apply(self) -> None:
         """Shrink and perturb the model's policy now."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from stable_baselines3.common.callbacks import CallbackList
 
@@ -94,6 +95,25 @@ class PlasticityCallback(CallbackList):
         )
         super().__init__([self.recorder, self.sampler])
         self.verbose = verbose
+        self._recorder_pending: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything besides the CSV files that a resumed run needs to log exactly as an uninterrupted one
+        (picklable): the sampler's and the recorder's states (:meth:`MetricSampler.state_dict`,
+        :meth:`EpisodeRecorder.state_dict`)."""
+        return {"sampler": self.sampler.state_dict(), "recorder": self.recorder.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict`. The recorder's part is applied after the recorder has read its files
+        back at the start of training."""
+        self.sampler.load_state_dict(state["sampler"])
+        self._recorder_pending = dict(state["recorder"])
+
+    def _on_training_start(self) -> None:
+        super()._on_training_start()
+        pending, self._recorder_pending = self._recorder_pending, None
+        if pending is not None:
+            self.recorder.load_state_dict(pending)
 
     @property
     def log_dir(self) -> Path | None:

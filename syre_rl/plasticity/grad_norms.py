@@ -48,6 +48,21 @@ class GradNormWatcher:
     def installed(self) -> bool:
         return bool(self._handles)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The norms of the minibatches closed so far in the watched update (CPU copies, picklable) and whether hooks
+        are installed; the hooks themselves are not state: :meth:`install` them again after :meth:`load_state_dict`.
+        A minibatch is closed by its optimizer step, so between updates nothing else is pending."""
+        return {
+            "installed": self.installed,
+            "norms": {network: [n.detach().cpu().clone() for n in norms] for network, norms in self._norms.items()},
+            "overhead_seconds": self.overhead_seconds,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` (the norms of the watched update; hooks are not installed here)."""
+        self._norms = defaultdict(list, {network: list(norms) for network, norms in state["norms"].items()})
+        self.overhead_seconds = float(state["overhead_seconds"])
+
     def install(
         self, policy: nn.Module, network_of: Mapping[int, str], optimizers: Sequence[torch.optim.Optimizer]
     ) -> None:
@@ -91,7 +106,8 @@ class GradNormWatcher:
         self._parts = defaultdict(list)
         rows: list[Row] = []
         for network, norms in self._norms.items():
-            stacked = torch.stack(norms)
+            # Norms restored from a checkpoint are on the CPU; those of this session on the policy's device.
+            stacked = torch.stack([n.to(norms[-1].device) for n in norms])
             rows.append((network, "all", "grad_norm", stacked.mean()))
             rows.append((network, "all", "grad_norm_max", stacked.max()))
         self._norms = defaultdict(list)

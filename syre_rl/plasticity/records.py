@@ -15,7 +15,7 @@ import csv
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -116,12 +116,22 @@ class Episode:
     length: int
 
 
+def iter_episodes(path: str | Path) -> Iterator[Episode]:
+    """The episodes of an ``episodes.csv`` file one by one, without holding the file in memory (none if it does not
+    exist)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            yield Episode(
+                int(float(r["timesteps"])), int(float(r["task_id"])), float(r["return"]), int(float(r["length"]))
+            )
+
+
 def read_episodes(path: str | Path) -> list[Episode]:
     """The episodes of an ``episodes.csv`` file (empty if it does not exist)."""
-    return [
-        Episode(int(float(r["timesteps"])), int(float(r["task_id"])), float(r["return"]), int(float(r["length"])))
-        for r in read_rows(path)
-    ]
+    return list(iter_episodes(path))
 
 
 @dataclass
@@ -206,20 +216,22 @@ def write_table(path: str | Path, rows: Sequence[dict[str, Any]], first_columns:
     os.replace(tmp, path)
 
 
+def task_progress_of(row: dict[str, str]) -> TaskProgress:
+    """Steps, span and parameters of one task from its ``tasks.csv`` row (cells as read)."""
+    known = {"task_id", *TASK_COLUMNS}
+    params = {
+        k[5:] if k.startswith("task_") and k[5:] in known else k: parse_value(v)
+        for k, v in row.items()
+        if k not in known and v != ""
+    }
+    return TaskProgress(
+        steps=int(float(row.get("steps") or 0)),
+        first_timestep=int(float(row["first_timestep"])) if row.get("first_timestep") else None,
+        last_timestep=int(float(row["last_timestep"])) if row.get("last_timestep") else None,
+        params=params or None,
+    )
+
+
 def read_task_progress(path: str | Path) -> dict[int, TaskProgress]:
     """Steps, spans and parameters of the tasks of an existing ``tasks.csv`` (to continue them on resume)."""
-    known = {"task_id", *TASK_COLUMNS}
-    progress = {}
-    for row in read_rows(path):
-        params = {
-            k[5:] if k.startswith("task_") and k[5:] in known else k: parse_value(v)
-            for k, v in row.items()
-            if k not in known and v != ""
-        }
-        progress[int(float(row["task_id"]))] = TaskProgress(
-            steps=int(float(row.get("steps") or 0)),
-            first_timestep=int(float(row["first_timestep"])) if row.get("first_timestep") else None,
-            last_timestep=int(float(row["last_timestep"])) if row.get("last_timestep") else None,
-            params=params or None,
-        )
-    return progress
+    return {int(float(row["task_id"])): task_progress_of(row) for row in read_rows(path)}

@@ -27,6 +27,7 @@ only.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections import defaultdict
@@ -157,6 +158,36 @@ class MetricSampler(BaseCallback):
         self._actor_critic = False
         self._grad = GradNormWatcher()
         self._grad_stamp: tuple[int, int] = (0, 0)
+        self._watch_on_start = False  # reinstall the gradient hooks at training start (resumed mid-update)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs to measure exactly as an uninterrupted one (picklable): the sampling
+        generator, rollout and measurement counts, the cadence, the gradient-norm window and its stamp. The step-0
+        reference weights are kept in ``plasticity_init.pt``."""
+        return {
+            "rng": copy.deepcopy(self._rng.bit_generator.state),
+            "n_rollouts": self._n_rollouts,
+            "n_measurements": self.n_measurements,
+            "cadence": self.cadence,
+            "overhead_seconds": self.overhead_seconds,
+            "grad": self._grad.state_dict(),
+            "grad_stamp": self._grad_stamp,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict`; gradient hooks that were installed are installed again at the start of
+        training."""
+        self._rng.bit_generator.state = copy.deepcopy(state["rng"])
+        self._n_rollouts = int(state["n_rollouts"])
+        self.n_measurements = int(state["n_measurements"])
+        self.cadence = int(state["cadence"])
+        self.overhead_seconds = float(state["overhead_seconds"])
+        self._grad.load_state_dict(state["grad"])
+        self._grad_stamp = (int(state["grad_stamp"][0]), int(state["grad_stamp"][1]))
+        self._watch_on_start = bool(state["grad"]["installed"])
+        if self._started and self._watch_on_start:
+            self._install_grad_watch()
+            self._watch_on_start = False
 
     @property
     def task_id(self) -> int:
@@ -178,6 +209,9 @@ class MetricSampler(BaseCallback):
         self._load_or_save_init_reference()
         n_envs = self.training_env.num_envs if self.training_env is not None else 1
         self.cadence = default_cadence(self.model, n_envs) if self.every_n_rollouts is None else self.every_n_rollouts
+        if self._watch_on_start:
+            self._install_grad_watch()
+            self._watch_on_start = False
 
     def _load_or_save_init_reference(self) -> None:
         """Weights and collapse scales at step 0: read back on resume, so that distances and collapse tolerances stay
@@ -252,9 +286,13 @@ class MetricSampler(BaseCallback):
         self.n_measurements += 1
         self._write_metric_rows(self.num_timesteps, self.task_id, rows)
         if self.measure_grad_norm and not self._grad.installed:
-            network_of = {id(p): layer.network for layer in self._weights for p in layer.parameters()}
-            self._grad.install(policy, network_of, policy_optimizers(policy))
+            self._install_grad_watch()
             self._grad_stamp = (self.num_timesteps, self.task_id)
+
+    def _install_grad_watch(self) -> None:
+        policy = self.model.policy
+        network_of = {id(p): layer.network for layer in self._weights for p in layer.parameters()}
+        self._grad.install(policy, network_of, policy_optimizers(policy))
 
     def _activation_rows(self, acts: dict[str, torch.Tensor]) -> list[Row]:
         rows: list[Row] = []
