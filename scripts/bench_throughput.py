@@ -1,18 +1,21 @@
 """Throughput of PPO training on the batched path vs the wrapper path, and where a run's time goes.
 
 For each scenario and number of sub-envs, PPO trains in pairs of runs with the same seed and hyperparameters (the
-scenario recipe's), once on the wrapper path (``n_envs`` ``Monitor(TaskSwitchingWrapper(...))`` sub-envs in a
-DummyVecEnv, as ``syre_rl.experiments.build.make_vec_env`` builds them) and once on the batched path
-(:class:`~syre_rl.nonstationary.batched.BatchedVecEnv`); the order alternates between repeats so that drifts in
-machine load hit both. Every run keeps the recipe's rollout size (``n_steps x n_envs`` samples per update, so
-``n_steps = recipe rollout / n_envs``), batch size and epochs: both paths, at every ``n_envs``, do the same updates
-per sample. A callback splits the wall time of ``learn()`` into the env's ``step`` calls, the rest of the rollout
-(policy forward pass, buffer) and the PPO update.
+scenario recipe's), once on each path, built by ``syre_rl.experiments.build.make_vec_env`` with the recipe's
+``backend`` set to ``wrapper`` (``n_envs`` ``Monitor(TaskSwitchingWrapper(...))`` sub-envs in a DummyVecEnv) and to
+``batched`` (one :class:`~syre_rl.nonstationary.batched.BatchedVecEnv`); the order alternates between repeats so
+that drifts in machine load hit both. Every run keeps the recipe's rollout size (``n_steps x n_envs`` samples per
+update, so ``n_steps = recipe rollout / n_envs``), batch size and epochs: both paths, at every ``n_envs``, do the
+same updates per sample. A callback splits the wall time of ``learn()`` into the env's ``step`` calls, the rest of
+the rollout (policy forward pass, buffer) and the PPO update.
 
 Every run is written to a CSV (an existing file is never overwritten) and a table of medians is printed.
 
 Example (a few minutes on a 2-core machine):
     python scripts/bench_throughput.py --out bench_throughput.csv --rollouts 4 --repeats 3
+The long scenarios at their own settings (64 envs) only:
+    python scripts/bench_throughput.py --out bench_long.csv --scenarios relabelled_bandit_long \
+        permuted_cartpole_long --n-envs 64
 """
 
 from __future__ import annotations
@@ -29,16 +32,12 @@ from typing import Any
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.vec_env import VecEnv
 
 from syre_rl.experiments.build import make_vec_env
 from syre_rl.experiments.classes import build_policy_kwargs
 from syre_rl.experiments.scenarios import load_scenario
-from syre_rl.nonstationary.batched import BatchedVecEnv, make_batched_vec_env
 
-VecEnv.register(BatchedVecEnv)
-
-PATHS = ("wrapper", "batched")
+PATHS = ("wrapper", "batched")  # the recipe key backend
 COLUMNS = (
     "scenario",
     "path",
@@ -90,9 +89,8 @@ def time_env_steps(env: Any) -> Callable[[], float]:
 
 
 def make_env(path: str, recipe: dict[str, Any], n_envs: int, seed: int) -> Any:
-    if path == "batched":
-        return make_batched_vec_env(recipe, seed, n_envs)
-    return make_vec_env({"n_envs": n_envs, "scenario_recipe": recipe, "seed": seed})
+    """The run's vector env as the harness builds it, with the recipe's ``backend`` set to ``path``."""
+    return make_vec_env({"n_envs": n_envs, "scenario_recipe": {**recipe, "backend": path}, "seed": seed})
 
 
 def one_run(path: str, recipe: dict[str, Any], n_envs: int, rollouts: int, seed: int) -> dict[str, Any]:
@@ -184,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="CSV file to write (must not exist)")
     parser.add_argument(
-        "--scenarios", nargs="+", default=["relabelled_bandit_quick", "permuted_cartpole"], help="scenario recipes"
+        "--scenarios",
+        nargs="+",
+        default=["relabelled_bandit", "permuted_cartpole", "action_permuted_cartpole", "cartpole_drift"],
+        help="scenario recipes",
     )
     parser.add_argument(
         "--n-envs", nargs="+", type=int, default=None, help="numbers of sub-envs (default: the recipe's, 64, 256)"
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         for name, recipe in recipes.items():
-            for n_envs in args.n_envs or [recipe["n_envs"], 64, 256]:
+            for n_envs in sorted(set(args.n_envs or [recipe["n_envs"], 64, 256])):
                 for repeat in range(args.repeats):
                     order = PATHS if repeat % 2 == 0 else PATHS[::-1]
                     for path in order:

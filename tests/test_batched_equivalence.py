@@ -8,12 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv
 
-from syre_rl.nonstationary.batched import BatchedVecEnv, make_batched_vec_env
+from syre_rl.nonstationary.batched import make_batched_vec_env
 from syre_rl.nonstationary.scenarios import env_seed, make_env_fns
-
-VecEnv.register(BatchedVecEnv)
 
 N_ENVS = 4
 BANDIT = {"n_inputs": 16, "dim": 4, "n_actions": 3, "input_seed": 0}

@@ -3,6 +3,7 @@ task state round trips, bad input, and PPO / SyrePPO training on them."""
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,6 @@ from syre_rl.nonstationary.batched import (
     make_batched_vec_env,
 )
 from syre_rl.nonstationary.scenarios import make_env_fns
-
-VecEnv.register(BatchedVecEnv)
 
 BANDIT = {"n_inputs": 16, "dim": 4, "n_actions": 3, "input_seed": 0}
 
@@ -279,3 +278,104 @@ def test_syre_ppo_learns_on_it_and_the_plasticity_logger_records_episodes(tmp_pa
     episodes = (tmp_path / "episodes.csv").read_text().splitlines()
     assert len(episodes) - 1 == 384  # one-step episodes, all recorded
     assert {row.split(",")[1] for row in episodes[1:]} == {"0", "1", "2", "3", "4", "5"}
+
+
+# Cases of the complete-state round trip: the scenarios above, the orthogonal mixing, and a schedule that draws from
+# each sub-env's timing generator; steps before the state is taken (the bandit's run past its first block of words
+# drawn ahead, Pendulum's past the time limit after the state).
+STATE_CASES = {
+    **SCENARIOS,
+    "cartpole_orthogonal_memoryless": recipe(
+        "CartPole-v1", {"type": "obs_permutation", "orthogonal": True}, {"type": "memoryless", "switch_prob": 0.02}
+    ),
+}
+STEPS_BEFORE = {"bandit": 1000, "pendulum_physics": 120}
+
+
+def play(env: BatchedVecEnv, actions: list[np.ndarray]) -> list[tuple]:
+    """Observations, rewards, dones and infos (without the episode clock ``t``) of a sequence of steps."""
+    out = []
+    for action in actions:
+        obs, rewards, dones, infos = env.step(action)
+        kept = []
+        for info in infos:
+            info = dict(info)
+            if "episode" in info:
+                info["episode"] = {k: v for k, v in info["episode"].items() if k != "t"}
+            kept.append(info)
+        out.append((obs.copy(), rewards.copy(), dones.copy(), kept))
+    return out
+
+
+def assert_same_steps(a: list[tuple], b: list[tuple]) -> None:
+    for (obs_a, r_a, d_a, infos_a), (obs_b, r_b, d_b, infos_b) in zip(a, b, strict=True):
+        np.testing.assert_array_equal(obs_a, obs_b)
+        np.testing.assert_array_equal(r_a, r_b)
+        np.testing.assert_array_equal(d_a, d_b)
+        for info_a, info_b in zip(infos_a, infos_b, strict=True):
+            assert set(info_a) == set(info_b)
+            for key in info_a:
+                if key == "terminal_observation":
+                    np.testing.assert_array_equal(info_a[key], info_b[key])
+                else:
+                    assert info_a[key] == info_b[key], key
+
+
+@pytest.mark.parametrize("name", sorted(STATE_CASES))
+def test_a_vec_env_restored_from_get_state_continues_identically(name: str) -> None:
+    scenario = STATE_CASES[name]
+    env = make_batched_vec_env(scenario, seed=3)
+    env.seed(5)
+    env.reset()
+    env.action_space.seed(0)
+    before = [np.array([env.action_space.sample() for _ in range(4)]) for _ in range(STEPS_BEFORE.get(name, 37))]
+    after = [np.array([env.action_space.sample() for _ in range(4)]) for _ in range(150)]
+    play(env, before)
+    state = env.get_state()
+    frozen = pickle.dumps(state)
+    restored = make_batched_vec_env(scenario, seed=3)
+    restored.set_state(pickle.loads(frozen))
+    # Task states alone (what a wrapper-path checkpoint holds) restart the episodes and the sub-envs' generators.
+    tasks_only = make_batched_vec_env(scenario, seed=3)
+    for index, task_state in enumerate(env.env_method("get_task_state")):
+        tasks_only.env_method("set_task_state", task_state, indices=[index])
+    tasks_only.reset()
+
+    expected = play(env, after)
+    assert_same_steps(expected, play(restored, after))
+    assert restored.env_method("get_task_state") == env.env_method("get_task_state")
+    assert pickle.dumps(state) == frozen  # the state holds copies: stepping the env did not change it
+    with pytest.raises(AssertionError):
+        assert_same_steps(expected, play(tasks_only, after))
+    if name == "pendulum_physics":
+        assert sum(d.sum() for _, _, d, _ in expected) == 4  # the episodes in progress end at the time limit
+
+
+def test_get_state_keeps_the_episode_clock_and_set_state_refuses_another_env() -> None:
+    env = make_batched_vec_env(SCENARIOS["cartpole_obs"], seed=1)
+    env.reset()
+    env.env._t_start -= 100.0  # as if made 100 s ago
+    restored = make_batched_vec_env(SCENARIOS["cartpole_obs"], seed=1)
+    restored.set_state(env.get_state())
+    clocks = []
+    for _ in range(40):
+        infos = restored.step(np.zeros(4, dtype=np.int64))[3]
+        clocks += [info["episode"]["t"] for info in infos if "episode" in info]
+    assert clocks and min(clocks) >= 100.0
+    state = env.get_state()
+    with pytest.raises(ValueError, match="seed"):
+        make_batched_vec_env(SCENARIOS["cartpole_obs"], seed=2).set_state(state)
+    with pytest.raises(ValueError, match="n_envs"):
+        make_batched_vec_env(SCENARIOS["cartpole_obs"], seed=1, n_envs=2).set_state(state)
+    with pytest.raises(ValueError, match="family"):
+        make_batched_vec_env(SCENARIOS["cartpole_action"], seed=1).set_state(state)
+    with pytest.raises(ValueError, match=r"expected a dict from BatchedVecEnv\.get_state"):
+        env.set_state(env.env_method("get_task_state")[0])
+
+
+def test_it_is_an_sb3_vec_env_without_registration() -> None:
+    assert issubclass(BatchedVecEnv, VecEnv) and BatchedVecEnv in VecEnv.__subclasses__()
+    env = make_batched_vec_env(SCENARIOS["bandit"], seed=0)
+    assert env.reset_infos == [{}] * 4  # as SB3's VecEnv before the first reset
+    env.reset()
+    assert [info["task_id"] for info in env.reset_infos] == [0] * 4

@@ -13,6 +13,9 @@ PACKAGE = "syre_rl"
 # The harness layers; everything else in the package except its root __init__ is library.
 HARNESS = ("syre_rl.experiments", "syre_rl.analysis")
 TRAINING_DEPENDENCIES = ("torch", "stable_baselines3")
+# The one module of the environments allowed a training dependency: the batched envs' SB3 VecEnv subclass (the
+# package imports it lazily, so `import syre_rl.nonstationary` still needs no SB3).
+ENV_ADAPTERS = {"syre_rl.nonstationary.batched.vec_env": ("stable_baselines3",)}
 
 
 def under(name: str, prefixes: tuple[str, ...] | str) -> bool:
@@ -112,7 +115,8 @@ def violations(modules: dict[str, Path], package: str) -> list[str]:
                 out.append(f"{name} -> {target} (the library imports no harness)")
             if under(name, analysis) and under(target, (*TRAINING_DEPENDENCIES, f"{package}.experiments")):
                 out.append(f"{name} -> {target} (analysis reads files, never training code)")
-            if under(name, nonstationary) and under(target, TRAINING_DEPENDENCIES):
+            allowed = ENV_ADAPTERS.get(f"{PACKAGE}{name.removeprefix(package)}", ())
+            if under(name, nonstationary) and under(target, TRAINING_DEPENDENCIES) and not under(target, allowed):
                 out.append(f"{name} -> {target} (environments need gymnasium and numpy only)")
     return out
 
@@ -165,6 +169,38 @@ def test_the_checks_catch_a_bad_package(tmp_path: Path) -> None:
 def _imports_without_training_code(code: str) -> None:
     check = "; assert not {'torch', 'stable_baselines3'} & set(sys.modules), sorted(sys.modules)"
     subprocess.run([sys.executable, "-c", "import sys; " + code + check], check=True, cwd=ROOT)
+
+
+def test_only_the_batched_vec_env_adapter_may_import_sb3(tmp_path: Path) -> None:
+    files = {
+        "__init__.py": "",
+        "nonstationary/__init__.py": "",
+        "nonstationary/batched/__init__.py": "",
+        "nonstationary/batched/vec_env.py": "import torch\nfrom stable_baselines3.common.vec_env import VecEnv\n",
+        "nonstationary/batched/env.py": "from stable_baselines3.common.vec_env import VecEnv\n",
+    }
+    for relative, text in files.items():
+        (tmp_path / "fake" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "fake" / relative).write_text(text)
+    assert violations(find_modules(tmp_path / "fake"), "fake") == [
+        "fake.nonstationary.batched.env -> stable_baselines3.common.vec_env "
+        "(environments need gymnasium and numpy only)",
+        "fake.nonstationary.batched.env -> stable_baselines3.common.vec_env.VecEnv "
+        "(environments need gymnasium and numpy only)",
+        "fake.nonstationary.batched.vec_env -> torch (environments need gymnasium and numpy only)",
+    ]
+
+
+def test_the_batched_package_imports_sb3_only_when_its_vec_env_is_used() -> None:
+    _imports_without_training_code(
+        "import syre_rl.nonstationary.batched as b; from syre_rl.experiments.scenarios import load_scenario; "
+        "b.make_batched_env(load_scenario('permuted_cartpole'), seed=0).reset()"
+    )
+    code = (
+        "import sys; from syre_rl.nonstationary.batched import BatchedVecEnv; "
+        "from stable_baselines3.common.vec_env import VecEnv; assert issubclass(BatchedVecEnv, VecEnv)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def test_import_syre_rl_registers_every_id_without_torch() -> None:

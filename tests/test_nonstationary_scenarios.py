@@ -176,3 +176,16 @@ def test_library_imports_neither_torch_nor_sb3():
         "assert 'torch' not in sys.modules and 'stable_baselines3' not in sys.modules, sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(("name", "min_tasks"), [("relabelled_bandit_long", 100), ("permuted_cartpole_long", 30)])
+def test_long_scenarios_are_their_short_ones_over_more_tasks_on_the_batched_path(name, min_tasks):
+    long, short = load_scenario(name), load_scenario(name.removesuffix("_long"))
+    assert long["backend"] == "batched" and long["n_envs"] == 64
+    assert long["total_steps"] // long["schedule"]["steps_per_task"] >= min_tasks
+    for key in ("base_env", "env_kwargs", "family", "schedule", "policy_kwargs"):
+        assert long.get(key) == short.get(key), key
+    hp_long, hp_short = long["hyperparameters"], short["hyperparameters"]
+    # the same rollout size and updates per sample, spread over more sub-envs
+    assert hp_long["n_steps"] * long["n_envs"] == hp_short["n_steps"] * short["n_envs"]
+    assert {k: v for k, v in hp_long.items() if k != "n_steps"} == {k: v for k, v in hp_short.items() if k != "n_steps"}

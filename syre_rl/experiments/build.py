@@ -1,5 +1,5 @@
-"""From a resolved config to the objects of a run: the vector env of wrapped scenario envs, the model, and the
-callbacks (plasticity logger and the agent's interventions)."""
+"""From a resolved config to the objects of a run: the vector env (one batched env or wrapped scenario envs, as the
+scenario recipe's ``backend`` says), the model, and the callbacks (plasticity logger and the agent's interventions)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,19 @@ from typing import Any
 import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from syre_rl.experiments.classes import build_policy_kwargs, resolve_algorithm, resolve_policy
-from syre_rl.nonstationary.scenarios import env_seed, make_scenario_env
+from syre_rl.experiments.monitor import EpisodeMonitor
+from syre_rl.nonstationary.batched.vec_env import make_batched_vec_env
+from syre_rl.nonstationary.scenarios import env_seed, make_scenario_env, validate_recipe
 from syre_rl.plasticity import PlasticityCallback
 from syre_rl.run_layout import TB_DIR
+from syre_rl.validation import check_int
 
 
 def _make_one_env(scenario: Mapping[str, Any], seed: int, n_envs: int, rank: int) -> gym.Env:
-    return Monitor(make_scenario_env(dict(scenario), seed=seed, n_envs=n_envs, rank=rank))
+    return EpisodeMonitor(make_scenario_env(dict(scenario), seed=seed, n_envs=n_envs, rank=rank))
 
 
 class ScenarioVecEnv(DummyVecEnv):
@@ -37,11 +39,22 @@ class ScenarioVecEnv(DummyVecEnv):
 
 
 def make_vec_env(config: Mapping[str, Any]) -> VecEnv:
-    """``n_envs`` wrapped scenario envs (each in a Monitor) in a :class:`ScenarioVecEnv`; all follow the same task
-    sequence."""
-    n_envs = int(config["n_envs"])
+    """The run's vector env of ``config["n_envs"]`` sub-envs, on the path the scenario recipe's ``backend`` names:
+    ``batched``, one :class:`~syre_rl.nonstationary.batched.vec_env.BatchedVecEnv` stepping every sub-env as arrays;
+    ``wrapper``, a :class:`ScenarioVecEnv` of wrapped scenario envs, each in a Monitor. Both follow the same task
+    sequence and seed their sub-envs alike (``env_seed(seed, rank)``); a recipe without ``backend`` gets the default
+    of :func:`~syre_rl.nonstationary.scenarios.validate_recipe`.
+
+    :param config: a resolved config (``scenario_recipe``, ``seed``, ``n_envs``).
+    :raises ValueError: a bad recipe, ``n_envs < 1``, or a batched backend the scenario cannot use.
+    """
+    n_envs = check_int("n_envs", config["n_envs"], low=1)
+    seed = check_int("seed", config["seed"])
+    recipe = validate_recipe(config["scenario_recipe"])
+    if recipe["backend"] == "batched":
+        return make_batched_vec_env(recipe, seed, n_envs)
     fns: list[Callable[[], gym.Env]] = [
-        partial(_make_one_env, config["scenario_recipe"], int(config["seed"]), n_envs, rank) for rank in range(n_envs)
+        partial(_make_one_env, config["scenario_recipe"], seed, n_envs, rank) for rank in range(n_envs)
     ]
     return ScenarioVecEnv(fns)
 

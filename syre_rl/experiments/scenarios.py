@@ -1,10 +1,10 @@
 """Scenario recipes (``envs/NAME.yaml``): listing and loading them by name or path, building their envs by name, and
 the ``syre_rl/...`` gymnasium ids registered for them.
 
-A recipe names the stationary base env, the task family and its ranges, the schedule, the budgets (``n_envs``,
-``total_steps``), the paper it follows, and the base PPO hyperparameters for it. Checking a loaded recipe and turning
-it into wrapped envs is :mod:`syre_rl.nonstationary.scenarios`' job (it knows nothing of recipe files); this module
-adds the files. Imports gymnasium, numpy and PyYAML only.
+A recipe names the stationary base env, the task family and its ranges, the schedule, the backend (``batched`` or
+``wrapper``), the budgets (``n_envs``, ``total_steps``), the paper it follows, and the base PPO hyperparameters for
+it. Checking a loaded recipe and turning it into wrapped envs is :mod:`syre_rl.nonstationary.scenarios`' job (it
+knows nothing of recipe files); this module adds the files. Imports gymnasium, numpy and PyYAML only.
 
 Registered ids accept ``seed`` (task sequence seed), ``n_envs`` and ``rank`` keyword arguments, e.g.
 ``gym.make("syre_rl/PermutedCartPole-v0", seed=1, n_envs=4, rank=0)``; ``import syre_rl`` registers them.
@@ -33,6 +33,8 @@ SCENARIO_IDS: dict[str, str] = {
     "ClassicCycle-v0": "classic_cycle",
     "RelabelledBandit-v0": "relabelled_bandit",
     "RelabelledBanditQuick-v0": "relabelled_bandit_quick",
+    "RelabelledBanditLong-v0": "relabelled_bandit_long",
+    "PermutedCartPoleLong-v0": "permuted_cartpole_long",
 }
 
 

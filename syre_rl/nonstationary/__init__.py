@@ -6,9 +6,10 @@
 * Schedules (:mod:`~syre_rl.nonstationary.schedules`): fixed interval (optionally aligned to episode ends), cyclic,
   random-walk and trend drift, every K episodes, memoryless, manual.
 * Scenarios (:mod:`~syre_rl.nonstationary.scenarios`): a loaded scenario recipe (a dict) checked and turned into
-  wrapped envs. The recipe files (``envs/*.yaml``) and their ``syre_rl/...`` ids belong to
-  :mod:`syre_rl.experiments.scenarios`; the stationary building blocks are registered here, as
-  ``syre_rl/ContextualBandit-v0`` and ``syre_rl/EnvSequence-v0``, on import.
+  wrapped envs; its ``backend`` (:data:`BACKENDS`) says whether a run steps them one by one (``wrapper``) or all at
+  once as arrays (``batched``, :mod:`syre_rl.nonstationary.batched`, imported on demand). The recipe files
+  (``envs/*.yaml``) and their ``syre_rl/...`` ids belong to :mod:`syre_rl.experiments.scenarios`; the stationary
+  building blocks are registered here, as ``syre_rl/ContextualBandit-v0`` and ``syre_rl/EnvSequence-v0``, on import.
 """
 
 from syre_rl.nonstationary.bandit import ContextualBanditEnv
@@ -29,7 +30,14 @@ from syre_rl.nonstationary.families import (
     register_task_family,
 )
 from syre_rl.nonstationary.registration import BASE_IDS, register_envs
-from syre_rl.nonstationary.scenarios import env_seed, make_env_fns, make_scenario_env, validate_recipe
+from syre_rl.nonstationary.scenarios import (
+    BACKENDS,
+    batched_support,
+    env_seed,
+    make_env_fns,
+    make_scenario_env,
+    validate_recipe,
+)
 from syre_rl.nonstationary.schedules import (
     SCHEDULES,
     Cyclic,
@@ -47,6 +55,7 @@ from syre_rl.nonstationary.wrapper import TaskSwitchingWrapper
 register_envs()
 
 __all__ = [
+    "BACKENDS",
     "BASE_IDS",
     "FAMILIES",
     "SCHEDULES",
@@ -72,6 +81,7 @@ __all__ = [
     "TaskFamily",
     "TaskSwitchingWrapper",
     "Trend",
+    "batched_support",
     "env_seed",
     "make_env_fns",
     "make_scenario_env",

@@ -1,7 +1,10 @@
 """Scenarios as loaded recipe dicts: checking one, and turning it into wrapped envs.
 
 A scenario recipe names the stationary base env, the task family and its ranges, the schedule, the budgets
-(``n_envs``, ``total_steps``), the paper it follows, and the base PPO hyperparameters for it. This module takes the
+(``n_envs``, ``total_steps``), the paper it follows, the base PPO hyperparameters for it, and the ``backend`` that
+runs it: ``batched`` (all sub-envs stepped as arrays by one object, :mod:`syre_rl.nonstationary.batched`) or
+``wrapper`` (one :class:`~syre_rl.nonstationary.wrapper.TaskSwitchingWrapper` per sub-env); both give the same task
+sequence, switch steps and, for the same actions, the same observations and rewards. This module takes the
 recipe as a dict and knows nothing of recipe files: finding, listing and loading them (``envs/*.yaml``) is
 :mod:`syre_rl.experiments.scenarios`' job.
 """
@@ -15,14 +18,16 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from syre_rl.nonstationary.families import FAMILIES
+from syre_rl.nonstationary.families import FAMILIES, TaskFamily
 from syre_rl.nonstationary.registration import register_envs
 from syre_rl.nonstationary.schedules import SCHEDULES
 from syre_rl.nonstationary.spec import build_from_spec
 from syre_rl.nonstationary.wrapper import TaskSwitchingWrapper
 
 REQUIRED_KEYS = ("name", "description", "source", "base_env", "family", "schedule", "n_envs", "total_steps")
-OPTIONAL_KEYS = ("env_kwargs", "hyperparameters", "policy_kwargs")
+OPTIONAL_KEYS = ("env_kwargs", "hyperparameters", "policy_kwargs", "backend")
+#: values of a recipe's ``backend``
+BACKENDS = ("batched", "wrapper")
 
 
 def _positive_int(recipe: Mapping[str, Any], key: str, where: str) -> int:
@@ -33,10 +38,13 @@ def _positive_int(recipe: Mapping[str, Any], key: str, where: str) -> int:
 
 
 def validate_recipe(recipe: Mapping[str, Any], stem: str | None = None) -> dict[str, Any]:
-    """Check a scenario recipe and return it as a dict with defaults filled in (``env_kwargs``, ``hyperparameters``).
+    """Check a scenario recipe and return it as a dict with defaults filled in (``env_kwargs``, ``hyperparameters``,
+    ``backend``).
 
     The family and schedule specs are built once to check their arguments; whether the family fits the base env is
-    checked when the env is made.
+    checked when the env is made. ``backend`` defaults to ``batched`` when the base env and the family have a batched
+    version (:func:`batched_support`), else ``wrapper``; the returned dict always names the backend, so a run's
+    resolved config records which path ran.
 
     :param recipe: the parsed YAML mapping.
     :param stem: the file stem the recipe was loaded from; ``name`` must equal it.
@@ -61,10 +69,18 @@ def validate_recipe(recipe: Mapping[str, Any], stem: str | None = None) -> dict[
     n_envs = _positive_int(recipe, "n_envs", where)
     total = _positive_int(recipe, "total_steps", where)
     try:
-        build_from_spec(FAMILIES, recipe["family"], "task family")
+        family = build_from_spec(FAMILIES, recipe["family"], "task family")
         schedule = build_from_spec(SCHEDULES, recipe["schedule"], "schedule")
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from err
+    backend = recipe.get("backend")
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"{where}: unknown backend {backend!r}; backends: {list(BACKENDS)}")
+    why_not_batched = batched_support(recipe["base_env"], family)
+    if backend == "batched" and why_not_batched:
+        raise ValueError(f"{where}: backend 'batched' is not available: {why_not_batched}; use backend: wrapper")
+    if backend is None:
+        backend = "wrapper" if why_not_batched else "batched"
     steps_per_task = getattr(schedule, "steps_per_task", None)
     if steps_per_task is not None and steps_per_task > total:
         raise ValueError(
@@ -74,7 +90,40 @@ def validate_recipe(recipe: Mapping[str, Any], stem: str | None = None) -> dict[
     out["env_kwargs"] = dict(recipe.get("env_kwargs") or {})
     out["hyperparameters"] = dict(recipe.get("hyperparameters") or {})
     out["n_envs"], out["total_steps"] = n_envs, total
+    out["backend"] = backend
     return out
+
+
+def batched_support(base_env: str, family: TaskFamily) -> str | None:
+    """Why a base env and task family cannot run on the batched path, or None when they can.
+
+    The base env is recognised from its registered entry point (nothing is made or imported), the family by its
+    exact class. The reason lists the gymnasium ids and families that have a batched version.
+
+    :param base_env: gymnasium id of the stationary env.
+    :param family: the task family.
+    """
+    # Imported here: the batched package imports this module.
+    from syre_rl.nonstationary.batched.dynamics import BATCHED_DYNAMICS
+    from syre_rl.nonstationary.batched.families import BATCHED_FAMILIES, BATCHED_FAMILY_NAMES
+
+    register_envs()
+    batched = {f"{cls.__module__}:{cls.__name__}" for cls in BATCHED_DYNAMICS}
+
+    def has_batched_dynamics(entry_point: Any) -> bool:
+        if callable(entry_point):
+            return entry_point in BATCHED_DYNAMICS
+        return entry_point in batched
+
+    reasons = []
+    spec = gym.registry.get(base_env)
+    if spec is None or not has_batched_dynamics(spec.entry_point):
+        ids = sorted(i for i, s in gym.registry.items() if has_batched_dynamics(s.entry_point))
+        reasons.append(f"base env {base_env!r} has no batched version (batched base envs: {ids})")
+    if type(family) not in BATCHED_FAMILIES:
+        name = family.type_name or type(family).__name__
+        reasons.append(f"task family {name!r} has no batched version (batched families: {BATCHED_FAMILY_NAMES})")
+    return "; ".join(reasons) or None
 
 
 def env_seed(seed: int, rank: int) -> int:

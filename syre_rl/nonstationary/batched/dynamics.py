@@ -10,7 +10,7 @@ Episode ends by time limit are not handled here (the batched env counts steps it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -35,6 +35,8 @@ class BatchedDynamics:
 
     ENV_CLASS: ClassVar[type[gym.Env]] = gym.Env
     PARAMETERS: ClassVar[tuple[str, ...]] = ()
+    #: array attributes that, with :attr:`params`, make up the sub-envs' state (see :meth:`snapshot`)
+    STATE: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, template: gym.Env, n_envs: int) -> None:
         if type(template) is not self.ENV_CLASS:
@@ -58,6 +60,34 @@ class BatchedDynamics:
         """Per-sub-env values of the env's own step info (arrays of shape ``(n_envs,)``); empty by default."""
         return {}
 
+    def snapshot(self) -> dict[str, Any]:
+        """Copies of the physics state and the per-sub-env parameters (see :meth:`restore`)."""
+        return {
+            "params": {name: values.copy() for name, values in self.params.items()},
+            **{name: np.array(getattr(self, name), copy=True) for name in self.STATE},
+        }
+
+    def restore(self, snapshot: Mapping[str, Any], rngs: Sequence[np.random.Generator]) -> None:
+        """Put back a :meth:`snapshot` of dynamics of the same class and size.
+
+        :param snapshot: from :meth:`snapshot`.
+        :param rngs: the sub-envs' generators, already in the state they had when the snapshot was taken.
+        :raises ValueError: a parameter or array is missing or has another shape.
+        """
+        arrays = {**{f"params.{k}": v for k, v in snapshot["params"].items()}, **{k: snapshot[k] for k in self.STATE}}
+        current = {**{f"params.{k}": v for k, v in self.params.items()}, **{k: getattr(self, k) for k in self.STATE}}
+        if set(arrays) != set(current):
+            raise ValueError(f"{type(self).__name__}: state holds {sorted(arrays)}, expected {sorted(current)}")
+        for key, value in arrays.items():
+            if np.shape(value) != np.shape(current[key]):
+                raise ValueError(
+                    f"{type(self).__name__}: {key} has shape {np.shape(value)} in the state, "
+                    f"{np.shape(current[key])} here"
+                )
+        self.params = {name: np.array(values, copy=True) for name, values in snapshot["params"].items()}
+        for name in self.STATE:
+            setattr(self, name, np.array(snapshot[name], copy=True))
+
 
 class BatchedCartPole(BatchedDynamics):
     """``CartPoleEnv`` (gymnasium's equations, Euler or semi-implicit Euler integrator as the template says).
@@ -68,6 +98,7 @@ class BatchedCartPole(BatchedDynamics):
 
     ENV_CLASS = CartPoleEnv
     PARAMETERS = ("gravity", "masscart", "masspole", "total_mass", "length", "polemass_length", "force_mag")
+    STATE = ("state",)
 
     def __init__(self, template: gym.Env, n_envs: int) -> None:
         super().__init__(template, n_envs)
@@ -119,6 +150,7 @@ class BatchedPendulum(BatchedDynamics):
 
     ENV_CLASS = PendulumEnv
     PARAMETERS = ("g", "m", "l")
+    STATE = ("state",)
 
     def __init__(self, template: gym.Env, n_envs: int) -> None:
         super().__init__(template, n_envs)
@@ -162,6 +194,8 @@ class BatchedContextualBandit(BatchedDynamics):
     """
 
     ENV_CLASS = ContextualBanditEnv
+    # The words drawn ahead are part of the state: the generators have moved past them.
+    STATE = ("index", "_fast", "_words", "_cursor")
     WORDS = 1024  # 32-bit words drawn ahead per sub-env
 
     def __init__(self, template: gym.Env, n_envs: int) -> None:
@@ -222,6 +256,10 @@ class BatchedContextualBandit(BatchedDynamics):
         for i in indices[~self._fast[indices]].tolist():
             self.index[i] = int(rngs[i].integers(0, n))
         return self.inputs[self.index[indices]]
+
+    def restore(self, snapshot: Mapping[str, Any], rngs: Sequence[np.random.Generator]) -> None:
+        super().restore(snapshot, rngs)
+        self._owners = list(rngs)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         label = self.params["labels"][self._rows, self.index]

@@ -30,6 +30,9 @@ from syre_rl.nonstationary.schedules import SCHEDULES, Schedule
 from syre_rl.nonstationary.spec import build_from_spec
 from syre_rl.validation import check_int
 
+#: version of the dicts of :meth:`BatchedTaskEnv.get_state`
+BATCHED_STATE_VERSION = 1
+
 
 @dataclass
 class BatchedStep:
@@ -300,6 +303,61 @@ class BatchedTaskEnv(VectorEnv):
     def task_ids(self) -> np.ndarray:
         """Active task of every sub-env (a copy)."""
         return self.clocks.task_index.copy()
+
+    # ---------------------------------------------------------------------------------------------------------------
+    # complete state (exact resume)
+    # ---------------------------------------------------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        """The complete state, as a picklable dict of copies: every sub-env's generator, physics state and task
+        parameters, the episodes in progress and their counters (steps, return), the task clocks and sequence, and
+        the episode clock (seconds since the env was made). :meth:`set_state` of an env made with the same
+        arguments continues from it exactly: same observations, rewards, dones and infos for the same actions."""
+        return {
+            "kind": "BatchedTaskEnv",
+            "version": BATCHED_STATE_VERSION,
+            "env_id": self.env_id,
+            "num_envs": self.num_envs,
+            "family": type(self.family).__name__,
+            "schedule": type(self.schedule).__name__,
+            "rngs": [copy.deepcopy(rng.bit_generator.state) for rng in self._rngs],
+            "dynamics": self.dynamics.snapshot(),
+            "family_state": self.batched_family.snapshot(),
+            "clocks": self.clocks.snapshot(),
+            "obs": self._obs.copy(),
+            "elapsed": self._elapsed.copy(),
+            "returns": self._returns.copy(),
+            "lengths": self._lengths.copy(),
+            "episode_clock": time.time() - self._t_start,
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`get_state` of an env made with the same arguments (base env, family, schedule,
+        ``n_envs`` and seed).
+
+        :raises ValueError: a state of another version, base env, family, schedule, size or seed.
+        """
+        if not isinstance(state, Mapping) or (state.get("kind"), state.get("version")) != (
+            "BatchedTaskEnv",
+            BATCHED_STATE_VERSION,
+        ):
+            raise ValueError(
+                f"set_state: expected a dict from BatchedTaskEnv.get_state (version {BATCHED_STATE_VERSION})"
+            )
+        ours = (self.env_id, self.num_envs, type(self.family).__name__, type(self.schedule).__name__)
+        theirs = (state["env_id"], state["num_envs"], state["family"], state["schedule"])
+        if theirs != ours:
+            raise ValueError(f"set_state: state of (env, n_envs, family, schedule) = {theirs}, this env is {ours}")
+        self.clocks.restore(state["clocks"])
+        # The generators are restored in place: the dynamics keep references to them.
+        for rng, rng_state in zip(self._rngs, state["rngs"], strict=True):
+            rng.bit_generator.state = copy.deepcopy(rng_state)
+        self.dynamics.restore(state["dynamics"], self._rngs)
+        self.batched_family.restore(state["family_state"])
+        self._obs = np.array(state["obs"], copy=True)
+        self._elapsed = np.array(state["elapsed"], dtype=np.int64, copy=True)
+        self._returns = np.array(state["returns"], dtype=np.float64, copy=True)
+        self._lengths = np.array(state["lengths"], dtype=np.int64, copy=True)
+        self._t_start = time.time() - float(state["episode_clock"])
 
     # ---------------------------------------------------------------------------------------------------------------
     # gymnasium VectorEnv API

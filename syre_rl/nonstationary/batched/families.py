@@ -9,7 +9,8 @@ transform or physics state per sub-env, so sub-envs may be on different tasks.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -27,11 +28,13 @@ from syre_rl.nonstationary.families import (
 
 
 class BatchedFamily:
-    """Base class: per-sub-env state of one task family.
+    """Base class: per-sub-env state of one task family (the arrays named in ``STATE``, see :meth:`snapshot`).
 
     :param family: the family, already validated on the template env (its ``validate`` ran).
     :param dynamics: the batched dynamics the family acts on.
     """
+
+    STATE: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, family: TaskFamily, dynamics: BatchedDynamics) -> None:
         self.family = family
@@ -39,6 +42,24 @@ class BatchedFamily:
         self.n_envs = dynamics.n_envs
         self.transforms_observation = family.transforms_observation
         self.transforms_action = family.transforms_action
+
+    def snapshot(self) -> dict[str, np.ndarray | None]:
+        """Copies of the per-sub-env transform arrays (physics values live in the dynamics' ``params``)."""
+        return {name: None if getattr(self, name) is None else getattr(self, name).copy() for name in self.STATE}
+
+    def restore(self, snapshot: Mapping[str, np.ndarray | None]) -> None:
+        """Put back a :meth:`snapshot` of a batched family of the same kind and size.
+
+        :raises ValueError: an array is missing or has another shape.
+        """
+        for name in self.STATE:
+            current, value = getattr(self, name), snapshot.get(name)
+            shapes = [None if a is None else np.shape(a) for a in (value, current)]
+            if shapes[0] != shapes[1]:
+                raise ValueError(f"{type(self).__name__}: {name} has shape {shapes[0]} in the state, {shapes[1]} here")
+        for name in self.STATE:
+            value = snapshot[name]
+            setattr(self, name, None if value is None else np.array(value, copy=True))
 
     def activate(self, indices: np.ndarray, task: Task) -> None:
         """Make ``task`` the active task of sub-envs ``indices``."""
@@ -101,6 +122,8 @@ class BatchedObservationPermutation(BatchedFamily):
     """``obs_permutation``: ``y[i] = s[i] x[p[i]]`` or ``y = Q x`` per sub-env, cast to the env's dtype as the
     family does."""
 
+    STATE = ("perm", "signs", "matrix")
+
     def __init__(self, family: TaskFamily, dynamics: BatchedDynamics) -> None:
         super().__init__(family, dynamics)
         assert isinstance(family, ObservationPermutation)
@@ -136,6 +159,8 @@ class BatchedObservationPermutation(BatchedFamily):
 class BatchedActionPermutation(BatchedFamily):
     """``action_permutation``: a per-sub-env table lookup for Discrete actions, the family's ``[-1, 1]`` mapping for
     1-D Box actions."""
+
+    STATE = ("perm", "signs")
 
     def __init__(self, family: TaskFamily, dynamics: BatchedDynamics) -> None:
         super().__init__(family, dynamics)

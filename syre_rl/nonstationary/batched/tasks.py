@@ -223,3 +223,39 @@ class TaskClocks:
         self.episodes_in_task[i] = int(state["episodes_in_task"])
         self.pending[i] = -1 if state["pending"] is None else int(state["pending"])
         self.report_switch[i] = bool(state["report_switch"])
+
+    #: per-sub-env clock arrays (see :meth:`snapshot`)
+    ARRAYS = ("task_index", "task_start", "episodes_in_task", "steps_in_episode", "pending", "report_switch")
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every sub-env's clock and timing generator and the shared task sequence (copies), for :meth:`restore`;
+        unlike :meth:`get_state`, one object for all sub-envs."""
+        return {
+            "seed": self.seed,
+            "n_envs": self.n_envs,
+            "global_steps": int(self.global_steps),
+            **{name: getattr(self, name).copy() for name in self.ARRAYS},
+            "tasks": copy.deepcopy(self._tasks),
+            "task_rng": copy.deepcopy(self._task_rng.bit_generator.state),
+            "timing_rngs": [copy.deepcopy(rng.bit_generator.state) for rng in self._timing_rngs],
+        }
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Put back a :meth:`snapshot` of clocks with the same seed and ``n_envs``. The task parameters of the
+        sub-envs are not re-applied here: they are part of the batched env's state.
+
+        :raises ValueError: another seed or number of sub-envs.
+        """
+        if (snapshot["seed"], snapshot["n_envs"]) != (self.seed, self.n_envs):
+            raise ValueError(
+                f"TaskClocks: state of seed {snapshot['seed']} with {snapshot['n_envs']} sub-envs, this env has seed "
+                f"{self.seed} with {self.n_envs}"
+            )
+        self.global_steps = int(snapshot["global_steps"])
+        for name in self.ARRAYS:
+            setattr(self, name, np.array(snapshot[name], dtype=getattr(self, name).dtype, copy=True))
+        self._tasks = copy.deepcopy(list(snapshot["tasks"]))
+        self._descriptions.clear()
+        self._task_rng.bit_generator.state = copy.deepcopy(snapshot["task_rng"])
+        for rng, state in zip(self._timing_rngs, snapshot["timing_rngs"], strict=True):
+            rng.bit_generator.state = copy.deepcopy(state)

@@ -1,5 +1,5 @@
-"""BatchedVecEnv: a :class:`~syre_rl.nonstationary.batched.env.BatchedTaskEnv` with Stable-Baselines3's ``VecEnv``
-interface, so ``PPO``/``SyrePPO`` train on it unchanged.
+"""BatchedVecEnv: a :class:`~syre_rl.nonstationary.batched.env.BatchedTaskEnv` as a Stable-Baselines3 ``VecEnv``, so
+``PPO``/``SyrePPO`` train on it unchanged.
 
 Per step it returns what SB3's ``DummyVecEnv`` of ``Monitor(TaskSwitchingWrapper(...))`` sub-envs returns: the
 observations (new episodes' first ones after an episode end), float32 rewards, dones, and one info dict per sub-env
@@ -8,50 +8,46 @@ with ``task_id``, ``task``, ``task_switch``, the base env's own step info, and f
 ``VecMonitor`` is needed). ``get_attr``, ``set_attr`` and ``env_method`` reach per-sub-env
 :class:`~syre_rl.nonstationary.batched.env.SubEnv` objects, e.g. ``env_method("get_task_state")``.
 
-This module does not import SB3 (the environment package needs gymnasium and numpy only): SB3 recognises the class
-once it is registered as a virtual subclass of its ``VecEnv``, which the code that hands it to SB3 does::
-
-    from stable_baselines3.common.vec_env import VecEnv
-    VecEnv.register(BatchedVecEnv)
+This is the one module of :mod:`syre_rl.nonstationary` that imports SB3; the package imports it only when
+``BatchedVecEnv`` or ``make_batched_vec_env`` is first used, so the environments alone still need gymnasium and
+numpy only.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
+from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
 
 from syre_rl.nonstationary.batched.env import BatchedStep, BatchedTaskEnv, make_batched_env
 from syre_rl.nonstationary.scenarios import env_seed
 
-VecEnvIndices = None | int | Iterable[int]
+#: version of the dicts of :meth:`BatchedVecEnv.get_state`
+VEC_STATE_VERSION = 1
 
 
-class BatchedVecEnv:
-    """SB3 ``VecEnv`` face of a batched env (register it with ``VecEnv.register(BatchedVecEnv)`` before use).
+class BatchedVecEnv(VecEnv):
+    """SB3 ``VecEnv`` of a batched env.
 
     ``seed(s)`` gives sub-env ``r`` the reset seed ``env_seed(s, r)``, as syre_rl's ``ScenarioVecEnv`` does, used at
-    the next ``reset()``.
+    the next ``reset()``. :meth:`get_state` and :meth:`set_state` capture and restore the complete state (an exact
+    resume), beyond the task state that ``env_method("get_task_state")`` gives per sub-env.
 
     :param env: the batched env.
     """
 
     def __init__(self, env: BatchedTaskEnv) -> None:
         self.env = env
-        self.num_envs: int = env.num_envs
-        self.observation_space: spaces.Space = env.single_observation_space
-        self.action_space: spaces.Space = env.single_action_space
-        self.render_mode: str | None = None
-        self.metadata: dict[str, Any] = {"render_modes": []}
-        self._seeds: list[int | None] = [None] * self.num_envs
-        self._options: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        self._assigned_reset_infos: list[dict[str, Any]] | None = None
         self._actions: np.ndarray | None = None
         self._reset_task_ids = env.task_ids
         self._reset_switch = env.clocks.report_switch.copy()
-        self._reset_rows = np.arange(self.num_envs)
+        self._reset_rows = np.arange(env.num_envs)
+        super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
 
     # ---------------------------------------------------------------------------------------------------------------
     # stepping
@@ -62,7 +58,7 @@ class BatchedVecEnv:
             raise ValueError(f"BatchedVecEnv: reset options are not supported, got {self._options}")
         seeds = self._seeds if any(s is not None for s in self._seeds) else None
         obs = self.env.reset_all(seeds)
-        self._seeds = [None] * self.num_envs
+        self._reset_seeds()
         self._remember_resets(np.arange(self.num_envs))
         return obs.copy()
 
@@ -78,11 +74,6 @@ class BatchedVecEnv:
         if len(out.done):
             self._remember_resets(out.done)
         return out.obs, out.rewards.astype(np.float32), dones, infos
-
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
-        """``step_async`` then ``step_wait``."""
-        self.step_async(actions)
-        return self.step_wait()
 
     def _infos(self, out: BatchedStep) -> list[dict[str, Any]]:
         task_ids = out.task_ids.tolist()
@@ -110,13 +101,16 @@ class BatchedVecEnv:
 
     def _remember_resets(self, indices: np.ndarray) -> None:
         # reset_infos are built only when read: SB3's PPO never reads them.
+        self._assigned_reset_infos = None
         self._reset_rows = indices
         self._reset_task_ids = self.env.clocks.task_index.copy()
         self._reset_switch = self.env.clocks.report_switch.copy()
 
-    @property
+    @property  # type: ignore[override]  # SB3 declares a plain attribute; here it is built when read
     def reset_infos(self) -> list[dict[str, Any]]:
         """Infos of the latest resets (the task each sub-env's new episode starts in); ``{}`` for the others."""
+        if self._assigned_reset_infos is not None:
+            return self._assigned_reset_infos
         out: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         for i in self._reset_rows.tolist():
             t = int(self._reset_task_ids[i])
@@ -127,29 +121,20 @@ class BatchedVecEnv:
             }
         return out
 
+    @reset_infos.setter
+    def reset_infos(self, infos: list[dict[str, Any]]) -> None:
+        # SB3's VecEnv.__init__ assigns empty infos; assigned infos hold until the next reset.
+        self._assigned_reset_infos = list(infos)
+
     def close(self) -> None:
         self.env.close()
 
     # ---------------------------------------------------------------------------------------------------------------
     # sub-env access, seeding
     # ---------------------------------------------------------------------------------------------------------------
-    def _get_indices(self, indices: VecEnvIndices) -> list[int]:
-        if indices is None:
-            return list(range(self.num_envs))
-        if isinstance(indices, (int, np.integer)):
-            return [int(indices)]
-        return [int(i) for i in indices]
-
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         """``attr_name`` of each sub-env (:class:`~syre_rl.nonstationary.batched.env.SubEnv`)."""
         return [getattr(self.env.sub_envs[i], attr_name) for i in self._get_indices(indices)]
-
-    def has_attr(self, attr_name: str) -> bool:
-        try:
-            self.get_attr(attr_name, indices=[0])
-        except AttributeError:
-            return False
-        return True
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         """Sub-envs of a batched env have no settable attributes; raises ``AttributeError``."""
@@ -171,27 +156,53 @@ class BatchedVecEnv:
         self._seeds = [env_seed(int(seed), rank) for rank in range(self.num_envs)]
         return self._seeds
 
-    def set_options(self, options: list[dict] | dict | None = None) -> None:
-        """Reset options are not supported by the batched envs: anything but empty options fails at ``reset()``."""
-        if options is None:
-            options = {}
-        self._options = copy.deepcopy([options] * self.num_envs if isinstance(options, Mapping) else list(options))
+    # ---------------------------------------------------------------------------------------------------------------
+    # complete state (exact resume)
+    # ---------------------------------------------------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        """The complete state as a picklable dict of copies: the batched env's (see
+        :meth:`BatchedTaskEnv.get_state`: per-sub-env generators, physics, episodes in progress and their counters,
+        task clocks, episode statistics) and this face's (reset seeds and options not yet used, the latest resets'
+        infos, actions passed to ``step_async`` and not yet stepped). A ``BatchedVecEnv`` made with the same
+        arguments continues from it, after :meth:`set_state`, with identical observations, rewards, dones and infos
+        for the same actions (``info["episode"]["t"]`` continues from the same episode clock)."""
+        return {
+            "kind": type(self).__name__,
+            "version": VEC_STATE_VERSION,
+            "env": self.env.get_state(),
+            "seeds": list(self._seeds),
+            "options": copy.deepcopy(self._options),
+            "actions": None if self._actions is None else np.array(self._actions, copy=True),
+            "reset_rows": self._reset_rows.copy(),
+            "reset_task_ids": self._reset_task_ids.copy(),
+            "reset_switch": self._reset_switch.copy(),
+            "assigned_reset_infos": copy.deepcopy(self._assigned_reset_infos),
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`get_state` of a ``BatchedVecEnv`` made with the same arguments.
+
+        :raises ValueError: a state of another version, scenario, number of sub-envs or seed.
+        """
+        if not isinstance(state, Mapping) or (state.get("kind"), state.get("version")) != (
+            type(self).__name__,
+            VEC_STATE_VERSION,
+        ):
+            raise ValueError(f"set_state: expected a dict from BatchedVecEnv.get_state (version {VEC_STATE_VERSION})")
+        self.env.set_state(state["env"])
+        self._seeds = list(state["seeds"])
+        self._options = copy.deepcopy(list(state["options"]))
+        self._actions = None if state["actions"] is None else np.array(state["actions"], copy=True)
+        self._reset_rows = np.array(state["reset_rows"], copy=True)
+        self._reset_task_ids = np.array(state["reset_task_ids"], copy=True)
+        self._reset_switch = np.array(state["reset_switch"], copy=True)
+        self._assigned_reset_infos = copy.deepcopy(state["assigned_reset_infos"])
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         raise NotImplementedError("BatchedVecEnv does not render")
 
     def render(self, mode: str | None = None) -> np.ndarray | None:
         """Batched envs do not render; returns None."""
-        return None
-
-    @property
-    def unwrapped(self) -> BatchedVecEnv:
-        return self
-
-    def getattr_depth_check(self, name: str, already_found: bool) -> str | None:
-        """As SB3's ``VecEnv.getattr_depth_check`` (used by VecEnv wrappers)."""
-        if hasattr(self, name) and already_found:
-            return f"{type(self).__module__}.{type(self).__name__}"
         return None
 
     def __repr__(self) -> str:

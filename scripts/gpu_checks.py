@@ -1,0 +1,142 @@
+#!/usr/bin/env python
+"""GPU measurements of the batched path, all in one go (under 8 minutes on one GPU), on a machine with CUDA.
+
+1. steps/s of one SyrePPO run with ``--device cuda`` on the batched relabelled bandit and permuted CartPole
+   (``relabelled_bandit_long`` and ``permuted_cartpole_long``) at 1024 envs, through ``scripts/train.py``
+   (plasticity callback and checkpoints included, as in any run), the recipe's batch size and epochs;
+2. the aggregate steps/s of 8 concurrent SyrePPO runs sharing the GPU, through
+   ``scripts/benchmark.py --device cuda --workers 8`` (the batched bandit at 1024 envs, 8 seeds): the sum of the
+   runs' steps over the wall time of the whole command (process start and CUDA set-up included), and the sum of
+   the runs' own steps/s (from their ``done`` markers).
+
+Each step gets a share of the time budget and is stopped when it runs out (then reported as timed out, with no
+figure). Without a CUDA device the script stops at once with exit status 2; ``--smoke`` runs the same commands on
+the CPU with tiny budgets to check the plumbing, and its figures are not GPU measurements.
+
+    python scripts/gpu_checks.py --out results/gpu_checks [--budget 450]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+SCRIPTS = Path(__file__).resolve().parent
+N_ENVS = 1024
+# scenario -> n_steps per env at N_ENVS (rollouts of 16384 and 8192 samples) and steps of one run (20 and 40 rollouts)
+SINGLE_RUNS = {"relabelled_bandit_long": (16, 327_680), "permuted_cartpole_long": (8, 327_680)}
+CONCURRENT = {"scenario": "relabelled_bandit_long", "n_steps": 16, "steps": 163_840, "workers": 8}
+# share of the budget each step may use: two single runs, then the concurrent runs
+SHARES = (0.25, 0.25, 0.5)
+
+
+def cuda_description() -> str | None:
+    """The GPU's name and torch's CUDA version, or None without a CUDA device."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return f"{torch.cuda.get_device_name(0)} (torch {torch.__version__}, CUDA {torch.version.cuda})"
+
+
+def run(cmd: list[str], timeout: float) -> tuple[float, int | None, str]:
+    """Run a command; return its wall time, exit status (None when stopped at ``timeout``) and the end of its
+    output."""
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=max(1.0, timeout))
+        code: int | None = done.returncode
+        tail = (done.stdout + done.stderr)[-2000:]
+    except subprocess.TimeoutExpired as err:
+        code = None
+        tail = str(err)
+    return time.perf_counter() - start, code, tail
+
+
+def read_done(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "done").read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for the run folders (must not exist)")
+    parser.add_argument("--budget", type=float, default=450.0, help="seconds for all measurements (default 450)")
+    parser.add_argument("--smoke", action="store_true", help="CPU, tiny budgets: checks the plumbing, measures nothing")
+    args = parser.parse_args(argv)
+    if args.out.exists():
+        print(f"error: {args.out} exists; not overwriting it", file=sys.stderr)
+        return 2
+    if args.smoke:
+        device, scale, gpu = "cpu", 1 / 80, "none (smoke test on the CPU: not a GPU measurement)"
+    else:
+        described = cuda_description()
+        if described is None:
+            print("error: no CUDA device (torch.cuda.is_available() is False); nothing measured", file=sys.stderr)
+            return 2
+        device, scale, gpu = "cuda", 1.0, described
+    print(f"device: {gpu}", flush=True)
+    deadline = time.perf_counter() + args.budget
+    python = sys.executable
+    results: list[str] = []
+    failed = False
+
+    for (scenario, (n_steps, steps)), share in zip(SINGLE_RUNS.items(), SHARES, strict=False):
+        out = args.out / "single" / scenario
+        steps = max(N_ENVS * n_steps, int(steps * scale) // (N_ENVS * n_steps) * N_ENVS * n_steps)
+        cmd = [python, str(SCRIPTS / "train.py"), "--agent", "syre_ppo", "--env", scenario, "--device", device]
+        cmd += ["--steps", str(steps), "--set", f"n_envs={N_ENVS}", "--set", f"n_steps={n_steps}"]
+        cmd += ["--out", str(out), "--no-progress"]
+        print(" ".join(cmd[1:]), flush=True)
+        wall, code, tail = run(cmd, min(share * args.budget, deadline - time.perf_counter()))
+        if code == 0:
+            done = read_done(out)
+            line = f"syre_ppo {scenario} {N_ENVS} envs {device}: {done['steps_per_second']:.0f} steps/s"
+            line += f" ({done['num_timesteps']} steps in {done['seconds']:.1f} s; {wall:.1f} s with start-up)"
+        else:
+            failed = True
+            line = f"syre_ppo {scenario} {N_ENVS} envs {device}: " + (
+                "timed out" if code is None else f"failed ({code})"
+            )
+            print(tail, file=sys.stderr)
+        print(line, flush=True)
+        results.append(line)
+
+    workers = CONCURRENT["workers"]
+    n_steps, scenario = int(CONCURRENT["n_steps"]), str(CONCURRENT["scenario"])
+    rollout = N_ENVS * n_steps
+    steps = max(rollout, int(int(CONCURRENT["steps"]) * scale) // rollout * rollout)
+    out = args.out / "concurrent"
+    cmd = [python, str(SCRIPTS / "benchmark.py"), "--agents", "syre_ppo", "--envs", scenario, "--seeds", str(workers)]
+    cmd += ["--workers", str(workers), "--device", device, "--steps", str(steps), "--reference", "none"]
+    cmd += ["--set", f"n_envs={N_ENVS}", "--set", f"n_steps={n_steps}", "--out", str(out)]
+    print(" ".join(cmd[1:]), flush=True)
+    wall, code, tail = run(cmd, deadline - time.perf_counter())
+    dones = [read_done(p.parent) for p in out.rglob("done")]
+    if code == 0 and len(dones) == workers:
+        total = sum(d["num_timesteps"] for d in dones)
+        own = sum(d["steps_per_second"] for d in dones)
+        line = (
+            f"{workers} concurrent syre_ppo runs, {scenario} {N_ENVS} envs {device}: {total / wall:.0f} steps/s "
+            f"aggregate over the command's {wall:.1f} s ({total} steps), {own:.0f} steps/s summed over the runs"
+        )
+    else:
+        failed = True
+        status = "timed out" if code is None else f"failed ({code}, {len(dones)} of {workers} runs done)"
+        line = f"{workers} concurrent syre_ppo runs, {scenario} {N_ENVS} envs {device}: {status}"
+        print(tail, file=sys.stderr)
+    print(line, flush=True)
+    results.append(line)
+
+    print("\nsummary (" + gpu + ")")
+    for line in results:
+        print("  " + line)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
