@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+from stable_baselines3.common.callbacks import BaseCallback
 
 # --set overrides that shrink any scenario run to a few seconds (tasks of 256 steps, tiny nets, no probe).
 TINY_OVERRIDES = [
@@ -30,3 +31,16 @@ class SwitchAt(gym.Wrapper):
         task = int(self.t >= self.at)
         info.update(task_id=task, task={"k": task}, task_switch=self.t in (1, self.at))
         return obs, reward, terminated, truncated, info
+
+
+class Interrupt(BaseCallback):
+    """Stand-in for a killed process: raises once training passes ``at`` steps."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.at:
+            raise KeyboardInterrupt(f"interrupted at {self.num_timesteps}")
+        return True

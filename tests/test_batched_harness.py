@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import TINY_OVERRIDES
-from stable_baselines3.common.callbacks import BaseCallback
+from helpers import TINY_OVERRIDES, Interrupt
 
 from syre_rl.experiments.build import ScenarioVecEnv, make_vec_env
 from syre_rl.experiments.config import resolve_config
@@ -69,19 +68,6 @@ def test_both_backends_train_and_write_the_same_files(tmp_path: Path, scenario: 
         assert len(episodes["batched"]) == 512  # one-step episodes
     # Same seed, same observations and rewards: the agent acts and learns alike, episode for episode.
     pd.testing.assert_frame_equal(episodes["batched"], episodes["wrapper"])
-
-
-class Interrupt(BaseCallback):
-    """Stand-in for a killed process: raises once training passes ``at`` steps."""
-
-    def __init__(self, at: int) -> None:
-        super().__init__()
-        self.at = at
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps >= self.at:
-            raise KeyboardInterrupt(f"interrupted at {self.num_timesteps}")
-        return True
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

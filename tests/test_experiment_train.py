@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from stable_baselines3.common.callbacks import BaseCallback
+from helpers import Interrupt
 
 from syre_rl.experiments.checkpoints import list_checkpoints
 from syre_rl.experiments.config import resolve_config
@@ -33,19 +33,6 @@ TINY = [
 
 def tiny_config(agent: str = "syre_ppo", steps: int = 2048, seed: int = 0) -> dict:
     return resolve_config(agent, "relabelled_bandit", seed=seed, overrides=TINY, total_steps=steps, device=DEVICE)
-
-
-class Interrupt(BaseCallback):
-    """Stand-in for a killed process: raises once training passes ``at`` steps."""
-
-    def __init__(self, at: int) -> None:
-        super().__init__()
-        self.at = at
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps >= self.at:
-            raise KeyboardInterrupt(f"interrupted at {self.num_timesteps}")
-        return True
 
 
 def test_run_folder_has_every_file(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from stable_baselines3.common.callbacks import BaseCallback
+from helpers import Interrupt
 
 from syre_rl.experiments import checkpoints as ckpt_module
 from syre_rl.experiments import list_agents
@@ -52,19 +52,6 @@ ACTIVE = {
     "ppo_redo": ["interventions.0.every_n_rollouts=1", "interventions.0.tau=0.5", "interventions.0.batch_size=96"],
     "ppo_shrink_perturb": ["interventions.0.every_n_rollouts=3"],
 }
-
-
-class Interrupt(BaseCallback):
-    """Stand-in for a killed process: raises once training passes ``at`` steps."""
-
-    def __init__(self, at: int) -> None:
-        super().__init__()
-        self.at = at
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps >= self.at:
-            raise KeyboardInterrupt(f"interrupted at {self.num_timesteps}")
-        return True
 
 
 def config_of(agent: str, scenario: str = "relabelled_bandit", extra: tuple[str, ...] = (), steps: int = STEPS) -> dict:

@@ -21,8 +21,8 @@ import numpy as np
 from syre_rl.nonstationary.families import FAMILIES, TaskFamily
 from syre_rl.nonstationary.registration import register_envs
 from syre_rl.nonstationary.schedules import SCHEDULES
-from syre_rl.nonstationary.spec import build_from_spec
 from syre_rl.nonstationary.wrapper import TaskSwitchingWrapper
+from syre_rl.validation import build_from_spec
 
 REQUIRED_KEYS = ("name", "description", "source", "base_env", "family", "schedule", "n_envs", "total_steps")
 OPTIONAL_KEYS = ("env_kwargs", "hyperparameters", "policy_kwargs", "backend")

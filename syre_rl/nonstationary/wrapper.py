@@ -16,6 +16,28 @@ from syre_rl.validation import build_from_spec, check_int
 STATE_VERSION = 1
 
 
+def build_task_machinery(
+    family: Mapping[str, Any] | TaskFamily, schedule: Mapping[str, Any] | Schedule, n_envs: int, owner: str
+) -> tuple[TaskFamily, Schedule]:
+    """The task family (a private copy) and the schedule of ``n_envs`` sub-envs that share one task sequence.
+
+    :param family: a ``{type: ...}`` spec or a :class:`TaskFamily`.
+    :param schedule: a ``{type: ...}`` spec or a :class:`Schedule`.
+    :param n_envs: sub-envs whose steps the schedule counts together.
+    :param owner: what is built, for error messages.
+    :raises ValueError: a bad spec, or a fixed interval shorter than one vector step (``n_envs`` total steps).
+    """
+    built_family: TaskFamily = copy.deepcopy(build_from_spec(FAMILIES, family, "task family"))
+    built_schedule: Schedule = build_from_spec(SCHEDULES, schedule, "schedule")
+    steps_per_task = getattr(built_schedule, "steps_per_task", None)
+    if steps_per_task is not None and steps_per_task < n_envs:
+        raise ValueError(
+            f"{owner}: steps_per_task ({steps_per_task}) must be >= n_envs ({n_envs}), since each vector step "
+            "counts n_envs total steps"
+        )
+    return built_family, built_schedule
+
+
 class TaskSwitchingWrapper(gym.Wrapper):
     """Switch tasks of ``env`` on a schedule; the task sequence comes from the wrapper's own seeded generator.
 
@@ -54,14 +76,7 @@ class TaskSwitchingWrapper(gym.Wrapper):
         super().__init__(env)
         seed = check_int("TaskSwitchingWrapper: seed", seed, low=0)
         n_envs = check_int("TaskSwitchingWrapper: n_envs", n_envs, low=1)
-        self.family: TaskFamily = copy.deepcopy(build_from_spec(FAMILIES, family, "task family"))
-        self.schedule: Schedule = build_from_spec(SCHEDULES, schedule, "schedule")
-        steps_per_task = getattr(self.schedule, "steps_per_task", None)
-        if steps_per_task is not None and steps_per_task < n_envs:
-            raise ValueError(
-                f"TaskSwitchingWrapper: steps_per_task ({steps_per_task}) must be >= n_envs ({n_envs}), since each "
-                "step of a sub-env counts n_envs total steps"
-            )
+        self.family, self.schedule = build_task_machinery(family, schedule, n_envs, "TaskSwitchingWrapper")
         self.family.validate(env)
         self.schedule.validate_family(self.family)
         self.observation_space = self.family.observation_space(env.observation_space)

@@ -23,11 +23,11 @@ from gymnasium.vector.utils import batch_space
 from syre_rl.nonstationary.batched.dynamics import make_dynamics
 from syre_rl.nonstationary.batched.families import make_batched_family
 from syre_rl.nonstationary.batched.tasks import TaskClocks
-from syre_rl.nonstationary.families import FAMILIES, TaskFamily
+from syre_rl.nonstationary.families import TaskFamily
 from syre_rl.nonstationary.registration import register_envs
 from syre_rl.nonstationary.scenarios import env_seed, validate_recipe
-from syre_rl.nonstationary.schedules import SCHEDULES, Schedule
-from syre_rl.nonstationary.spec import build_from_spec
+from syre_rl.nonstationary.schedules import Schedule
+from syre_rl.nonstationary.wrapper import build_task_machinery
 from syre_rl.validation import check_int
 
 #: version of the dicts of :meth:`BatchedTaskEnv.get_state`
@@ -188,14 +188,7 @@ class BatchedTaskEnv(VectorEnv):
     ) -> None:
         n_envs = check_int("BatchedTaskEnv: n_envs", n_envs, low=1)
         seed = check_int("BatchedTaskEnv: seed", seed, low=0)
-        self.family: TaskFamily = copy.deepcopy(build_from_spec(FAMILIES, family, "task family"))
-        self.schedule: Schedule = build_from_spec(SCHEDULES, schedule, "schedule")
-        steps_per_task = getattr(self.schedule, "steps_per_task", None)
-        if steps_per_task is not None and steps_per_task < n_envs:
-            raise ValueError(
-                f"BatchedTaskEnv: steps_per_task ({steps_per_task}) must be >= n_envs ({n_envs}), since each "
-                "vector step counts n_envs total steps"
-            )
+        self.family, self.schedule = build_task_machinery(family, schedule, n_envs, "BatchedTaskEnv")
         register_envs()
         template = gym.make(env_id, **dict(env_kwargs or {}))
         try:
