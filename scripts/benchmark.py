@@ -3,10 +3,19 @@
 
     python scripts/benchmark.py --agents ppo ppo_l2 syre_ppo --envs relabelled_bandit --seeds 3 --out results/bench
         [--first-seed 0]
-        [--steps N] [--set key=value ...] [--backend local|ray] [--workers N] [--address ADDR] [--reference NAME|none]
+        [--steps N] [--set key=value ...] [--sweep [AGENT,...:]KEY=V1,V2,... ...]
+        [--backend local|ray] [--workers N] [--address ADDR] [--reference NAME|none]
 
 Rerunning the same command skips finished runs and resumes interrupted ones; a failing run is reported with its
 error and the others go on.
+
+A sweep ``--sweep weight_decay=0.001,0.01`` runs every agent asked for once per value (not the reference);
+``--sweep syre_ppo,ppo_l2:weight_decay=0.01,0.05`` only those agents; several sweeps run their product. Values are
+typed like ``--set`` values (``[8, 8],[16, 16]`` are two lists). A variant's runs go to
+``<scenario>/<agent>[<key>=<value>,...]/seed_<seed>`` and are summarised as ``agent [key=value, ...]``.
+
+An intervention that cannot act in the planned runs (e.g. continual backprop maturing after the run's last
+gradient step) is warned about before the runs start, and one that never acted is warned about in the summary.
 """
 
 from __future__ import annotations
@@ -32,6 +41,14 @@ def build_parser() -> OneLineParser:
         "--steps", type=int_at_least(1), default=None, help="environment steps per run (default: the scenario's)"
     )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--sweep",
+        dest="sweeps",
+        action="append",
+        default=[],
+        metavar="[AGENT,...:]KEY=V1,V2",
+        help="run each value of a --set key (agents asked for, or those named); several sweeps: their product",
+    )
     parser.add_argument("--device", default="cpu", help="torch device of every run (default cpu)")
     parser.add_argument("--backend", choices=["local", "ray"], default="local")
     parser.add_argument("--workers", type=int_at_least(1), default=None, help="local pool size (default: CPU cores)")
@@ -52,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    from syre_rl.analysis.report import print_table, write_summary
+    from syre_rl.analysis.report import idle_warnings, print_table, write_summary
     from syre_rl.experiments.config import check_device_available, parse_overrides
+    from syre_rl.experiments.firing import plan_warnings
     from syre_rl.experiments.grid import plan_grid, run_benchmark
+    from syre_rl.experiments.sweeps import parse_sweep
     from syre_rl.run_layout import SUMMARY_FILE
 
     reference = None if args.reference.lower() == "none" else args.reference
@@ -76,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
                 overrides=parse_overrides(args.overrides),
                 total_steps=args.steps,
                 device=args.device,
+                sweeps=[parse_sweep(text) for text in args.sweeps],
             )
+            for line in plan_warnings(specs):
+                print(f"warning: {line}", file=sys.stderr)
         except (ValueError, OSError) as exc:
             parser.fail(exc)
         print(f"{len(specs)} runs into {args.out} ({args.backend} backend)", flush=True)
@@ -108,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print_table(summary)
         print(f"summary written to {args.out / SUMMARY_FILE}")
+        for line in idle_warnings(summary):
+            print(f"warning: {line}", file=sys.stderr)
     if failed:
         print(f"{len(failed)} run(s) failed; see error.txt in their run folders:", file=sys.stderr)
         for result in failed:

@@ -19,11 +19,13 @@ Run folder (``<root>/<scenario>/<agent>/seed_<seed>``, see :func:`run_path`)::
                         files' digests and the CSV logs' sizes and digests at that step); final.pkl, final.tasks.csv
                         and final.json go with model.zip; a *.tmp file is a write that did not finish
     model.zip           the final model
-    done                written last: JSON with the steps done and the wall time; its presence marks a finished run
+    done                written last: JSON with the steps done, the wall time and, per intervention, how often it
+                        acted (``interventions``); its presence marks a finished run
     error.txt           only for a failed benchmark run: the traceback
 
 Benchmark folder: one run folder per scenario, agent and seed, plus ``benchmark.yaml`` (the runs asked for and the
-overrides), ``summary.csv``, ``runs.csv``, ``summary.md`` and, from the plot script, ``plots/``.
+overrides, and the sweep values of each swept run), ``summary.csv``, ``runs.csv``, ``summary.md`` and, from the
+plot script, ``plots/``; a study adds ``report/`` (``report.md``, the summary files, figures).
 """
 
 from __future__ import annotations
@@ -48,11 +50,14 @@ __all__ = [
     "MODEL_FILE",
     "PLAN_FILE",
     "PLOTS_DIR",
+    "REPORT_DIR",
+    "REPORT_FILE",
     "RUNS_FILE",
     "RUN_FILES",
     "STEP_LOGS",
     "SUMMARY_FILE",
     "SUMMARY_MARKDOWN",
+    "SWEEP_KEY",
     "TASKS_FILE",
     "TB_DIR",
     "checkpoint_files",
@@ -106,6 +111,11 @@ PLOTS_DIR = "plots"
 # Agent whose runs in a benchmark folder are the full-plasticity reference (reset at every task switch): added to a
 # grid when the recipe exists, and matched by scenario and seed in the summary.
 DEFAULT_REFERENCE = "ppo_reset"
+# Key of a resolved config holding a sweep variant's values ({key: value}), absent outside sweeps.
+SWEEP_KEY = "sweep"
+# Report folder of a study (scripts/study.py) inside its benchmark folder, and its Markdown report.
+REPORT_DIR = "report"
+REPORT_FILE = "report.md"
 
 
 def run_path(root: str | Path, scenario: str, agent: str, seed: int) -> Path:

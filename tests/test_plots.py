@@ -77,3 +77,27 @@ def test_binned_curve_means_and_fills() -> None:
     edges = np.array([0.0, 10.0, 20.0, 30.0])
     curve = binned_curve(np.array([1, 2, 25]), np.array([1.0, 3.0, 5.0]), edges)
     np.testing.assert_allclose(curve, [2.0, 2.0, 5.0])  # the empty middle bin repeats the previous one
+
+
+def test_sweep_variants_are_drawn_and_summarised_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import syre_rl.analysis.plots as plots
+    from syre_rl.analysis.report import format_table
+    from syre_rl.analysis.summary import summarize
+
+    for scale, slope in ((0.01, -0.2), (1, 0.0)):
+        for seed in range(2):
+            run_dir = fake_run(tmp_path / "bench", f"syre_ppo[sigma_scale={scale}]", seed, slope=slope)
+            config = yaml.safe_load((run_dir / "config.yaml").read_text())
+            config.update(agent="syre_ppo", sweep={"sigma_scale": scale})
+            (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    drawn = []
+    band = plots._band
+    monkeypatch.setattr(
+        plots, "_band", lambda ax, x, curves, agent, n: drawn.append(agent) or band(ax, x, curves, agent, n)
+    )
+    plot_benchmark(tmp_path / "bench", tmp_path / "plots")
+    assert sorted(set(drawn)) == ["syre_ppo [sigma_scale=0.01]", "syre_ppo [sigma_scale=1]"]
+    summary = summarize(tmp_path / "bench")
+    relative = summary[summary["metric"] == "relative_return"].set_index("variant")["mean"]
+    assert relative.to_dict() == pytest.approx({"sigma_scale=0.01": 0.7, "sigma_scale=1": 1.0})
+    assert list(format_table(summary).index.get_level_values("agent")) == list(sorted(set(drawn)))

@@ -6,10 +6,11 @@ Modules, each one idea:
 * :mod:`~syre_rl.analysis.runs`: finding run folders and reading their logs;
 * :mod:`~syre_rl.analysis.tasks`: the per-task summary of one run (vs its first task and a reference run);
 * :mod:`~syre_rl.analysis.metrics`: the plasticity metric names and the one reduction of ``metrics.csv`` rows;
-* :mod:`~syre_rl.analysis.statistics`: statistics over seeds (mean, bootstrap CI, IQM);
+* :mod:`~syre_rl.analysis.statistics`: statistics over seeds (mean, bootstrap CI, IQM, probability of improvement);
 * :mod:`~syre_rl.analysis.summary`: the numbers of a benchmark summary;
 * :mod:`~syre_rl.analysis.report`: the summary's files and tables;
-* :mod:`~syre_rl.analysis.plots`: figures.
+* :mod:`~syre_rl.analysis.plots`: figures;
+* :mod:`~syre_rl.analysis.study`: a study's report folder (``report.md``, summary CSVs, figures).
 
 File names come from :mod:`syre_rl.run_layout`. Names are imported lazily; an ImportError for pandas, scipy,
 rliable or matplotlib says which extra to install.
@@ -26,6 +27,7 @@ _LAZY = {
     "task_summary": "syre_rl.analysis.tasks",
     "mean_and_ci": "syre_rl.analysis.statistics",
     "seed_statistics": "syre_rl.analysis.statistics",
+    "probability_of_improvement": "syre_rl.analysis.statistics",
     "run_metrics": "syre_rl.analysis.summary",
     "summarize": "syre_rl.analysis.summary",
     "format_table": "syre_rl.analysis.report",
@@ -33,6 +35,7 @@ _LAZY = {
     "print_table": "syre_rl.analysis.report",
     "write_summary": "syre_rl.analysis.report",
     "plot_benchmark": "syre_rl.analysis.plots",
+    "write_report": "syre_rl.analysis.study",
 }
 # Optional dependencies of the analysis layer and the extra that installs them.
 _EXTRAS = {"pandas": "plots", "matplotlib": "plots", "scipy": "bench", "rliable": "bench"}
@@ -45,10 +48,12 @@ __all__ = [
     "mean_and_ci",
     "plot_benchmark",
     "print_table",
+    "probability_of_improvement",
     "run_metrics",
     "seed_statistics",
     "summarize",
     "task_summary",
+    "write_report",
     "write_summary",
 ]
 
@@ -56,7 +61,8 @@ if TYPE_CHECKING:
     from syre_rl.analysis.plots import plot_benchmark
     from syre_rl.analysis.report import format_table, markdown_table, print_table, write_summary
     from syre_rl.analysis.runs import find_runs, load_metrics
-    from syre_rl.analysis.statistics import mean_and_ci, seed_statistics
+    from syre_rl.analysis.statistics import mean_and_ci, probability_of_improvement, seed_statistics
+    from syre_rl.analysis.study import write_report
     from syre_rl.analysis.summary import run_metrics, summarize
     from syre_rl.analysis.tasks import task_summary
 

@@ -9,7 +9,8 @@ is written as PNG and SVG:
   symmetry collapse, plasticity probe), averaged over layers and networks;
 * ``relative_<scenario>``: per task, the final return relative to the run's first task, bars per agent with 95% CIs.
 
-Each agent keeps one colour in every figure (:func:`agent_color`).
+Each agent keeps one colour in every figure (:func:`agent_color`); the variants of a sweep are drawn as agents of
+their own, ``agent [key=value, ...]``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from syre_rl.analysis.metrics import METRIC_LABELS, metric_curve
-from syre_rl.analysis.runs import load_runs, read_log
+from syre_rl.analysis.runs import agent_label, load_runs, read_log
 from syre_rl.analysis.statistics import mean_and_ci
 from syre_rl.run_layout import EPISODES_FILE, METRICS_FILE, TASKS_FILE
 
@@ -209,6 +210,7 @@ def plot_relative(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path
 def plot_benchmark(roots: str | Path | Iterable[str | Path], out_dir: str | Path) -> list[Path]:
     """All figures for the runs under ``roots``, written to ``out_dir``; returns the files written."""
     runs = load_runs(roots)
+    runs["agent"] = [agent_label(a, v) for a, v in zip(runs["agent"], runs["variant"])]  # a sweep's variants apart
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = plot_returns(runs, out_dir)

@@ -8,10 +8,42 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from syre_rl.analysis.summary import SUMMARY_COLUMNS, summarize
+from syre_rl.analysis.runs import agent_label
+from syre_rl.analysis.summary import (
+    IDLE_INTERVENTIONS,
+    INTERVENTION_ACTED,
+    SUMMARY_COLUMNS,
+    summarize,
+)
 from syre_rl.run_layout import RUNS_FILE, SUMMARY_FILE, SUMMARY_MARKDOWN
 
 TABLE_NOTE = "mean over seeds [95% bootstrap CI] (interquartile mean)"
+# Columns of the printed table besides SUMMARY_COLUMNS, shown only where some row has a value.
+EXTRA_COLUMNS: tuple[tuple[str, str], ...] = ((INTERVENTION_ACTED, "intervention acted"),)
+
+
+def idle_warnings(summary: pd.DataFrame) -> list[str]:
+    """One line per scenario and agent (variant) with runs in which an intervention never acted, naming the
+    interventions; empty when every intervention acted in every run (or none is recorded).
+
+    :param summary: a table from :func:`syre_rl.analysis.summary.summarize` (its per-run table in ``attrs``).
+    """
+    per_run = summary.attrs.get("per_run")
+    if per_run is None or IDLE_INTERVENTIONS not in per_run:
+        return []
+    keys = ["scenario", "agent", "variant"] if "variant" in per_run else ["scenario", "agent"]
+    out = []
+    for names, group in per_run.groupby(keys, sort=True):
+        values = dict(zip(keys, names))
+        idle = group[IDLE_INTERVENTIONS].fillna("")
+        if (idle != "").any():
+            kinds = sorted({k for text in idle for k in str(text).split(",") if k})
+            who = agent_label(str(values["agent"]), str(values.get("variant", "")))
+            out.append(
+                f"{who} on {values['scenario']}: intervention {', '.join(kinds)} never acted in "
+                f"{int((idle != '').sum())} of {len(group)} runs"
+            )
+    return out
 
 
 def write_summary(root: str | Path, reference: str | None = "auto") -> pd.DataFrame:
@@ -28,27 +60,37 @@ def write_summary(root: str | Path, reference: str | None = "auto") -> pd.DataFr
     per_run = summary.attrs.get("per_run")
     if per_run is not None:
         per_run.to_csv(Path(root) / RUNS_FILE, index=False)
-    (Path(root) / SUMMARY_MARKDOWN).write_text(markdown_table(summary))
+    text = markdown_table(summary)
+    warnings = idle_warnings(summary)
+    if warnings:
+        text += "\n**Warning**: interventions that never acted (these runs are the base agent):\n\n"
+        text += "".join(f"- {line}\n" for line in warnings)
+    (Path(root) / SUMMARY_MARKDOWN).write_text(text)
     return summary
 
 
 def format_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Wide, printable form of a summary: one row per scenario and agent, one column per metric (plus ``n``, the
-    number of seeds), each cell ``mean [ci_low, ci_high] (iqm)``; metrics with no value anywhere are left out.
+    """Wide, printable form of a summary: one row per scenario and agent (``agent [sweep values]`` for a variant of
+    a sweep), one column per metric (plus ``n``, the number of seeds), each cell ``mean [ci_low, ci_high] (iqm)``;
+    metrics with no value anywhere are left out.
 
     :param summary: a table from :func:`syre_rl.analysis.summary.summarize`.
     """
-    labels = dict(SUMMARY_COLUMNS)
+    labels = dict(SUMMARY_COLUMNS + EXTRA_COLUMNS)
     cells: dict[tuple[str, str], dict[str, str]] = {}
     for row in summary.itertuples():
-        cell = cells.setdefault((row.scenario, row.agent), {"n": ""})
+        agent = agent_label(row.agent, str(getattr(row, "variant", "") or ""))
+        cell = cells.setdefault((row.scenario, agent), {"n": ""})
+        if row.metric not in labels:
+            continue
         if not np.isfinite(row.mean):
             continue
         cell["n"] = str(max(int(row.n), int(cell["n"] or 0)))
         ci = f" [{row.ci_low:.3g}, {row.ci_high:.3g}]" if np.isfinite(row.ci_low) else ""
         cell[labels.get(row.metric, row.metric)] = f"{row.mean:.3g}{ci} ({row.iqm:.3g})"
     cells = {key: cell for key, cell in cells.items() if len(cell) > 1}
-    columns = ["n"] + [label for _, label in SUMMARY_COLUMNS if any(label in c for c in cells.values())]
+    shown = SUMMARY_COLUMNS + EXTRA_COLUMNS
+    columns = ["n"] + [label for _, label in shown if any(label in c for c in cells.values())]
     index = pd.MultiIndex.from_tuples(list(cells), names=["scenario", "agent"])
     return pd.DataFrame([[c.get(col, "") for col in columns] for c in cells.values()], index=index, columns=columns)
 

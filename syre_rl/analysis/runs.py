@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import yaml
 
-from syre_rl.run_layout import CONFIG_FILE, METRICS_FILE, is_done, load_config
+from syre_rl.run_layout import CONFIG_FILE, DONE_FILE, METRICS_FILE, SWEEP_KEY, is_done, load_config
 
-RUN_COLUMNS = ["run_dir", "scenario", "agent", "seed", "total_steps", "done"]
+RUN_COLUMNS = ["run_dir", "scenario", "agent", "variant", "seed", "total_steps", "done"]
+
+
+def format_variant(values: Mapping[str, Any] | None) -> str:
+    """A run's sweep values (its config's ``sweep``) as ``"key=value, key=value"`` in recorded order; ``""`` for
+    a run outside sweeps."""
+    if not values:
+        return ""
+    return ", ".join(
+        f"{key}={yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix('...').strip()}"
+        for key, value in values.items()
+    )
+
+
+def agent_label(agent: str, variant: str) -> str:
+    """The name of an agent's variant in tables and figures: ``agent`` or ``agent [key=value, ...]``."""
+    return f"{agent} [{variant}]" if variant else agent
+
+
+def read_done(run_dir: str | Path) -> dict[str, Any]:
+    """The JSON of a run's ``done`` marker (empty when it is missing or not JSON)."""
+    path = Path(run_dir) / DONE_FILE
+    try:
+        done = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return done if isinstance(done, dict) else {}
 
 
 def find_runs(roots: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     """Run folders (those holding a ``config.yaml``) under one or more folders, searched recursively.
 
-    :return: one row per run with columns run_dir, scenario, agent, seed, total_steps, done.
+    :return: one row per run with columns run_dir, scenario, agent, variant (the sweep values, see
+        :func:`format_variant`), seed, total_steps, done.
     """
     roots = [roots] if isinstance(roots, (str, Path)) else list(roots)
     rows = []
@@ -27,6 +57,7 @@ def find_runs(roots: str | Path | Iterable[str | Path]) -> pd.DataFrame:
                     "run_dir": config_path.parent,
                     "scenario": config["scenario"],
                     "agent": config["agent"],
+                    "variant": format_variant(config.get(SWEEP_KEY)),
                     "seed": int(config["seed"]),
                     "total_steps": int(config["total_steps"]),
                     "done": is_done(config_path.parent),

@@ -1,5 +1,5 @@
-"""Statistics over seeds, shared by the benchmark summary and the plots: the mean with a 95% bootstrap interval, and
-the interquartile mean."""
+"""Statistics over seeds, shared by the benchmark summary, the study report and the plots: the mean with a 95%
+bootstrap interval, the interquartile mean, and the probability of improvement of one agent over another."""
 
 from __future__ import annotations
 
@@ -63,3 +63,40 @@ def seed_statistics(values: Sequence[float], seed: int = 0) -> dict[str, float]:
     if len(x) > 1:
         out["ci_low"], out["ci_high"] = float(low), float(high)
     return out
+
+
+def probability_of_improvement(
+    x: Sequence[float], y: Sequence[float], n_resamples: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """Probability of improvement of X over Y as rliable defines it (Agarwal et al. 2021): over all pairs of a run of
+    X and a run of Y, ``P(X > Y) + 0.5 P(X = Y)`` (the Mann-Whitney U statistic over ``len(x) * len(y)``), with a 95%
+    percentile-bootstrap interval that resamples the runs of X and of Y independently, with replacement. NaNs are
+    dropped.
+
+    :param x: one number per run of X (e.g. per seed).
+    :param y: one number per run of Y.
+    :param n_resamples: bootstrap resamples (default 2000).
+    :param seed: seed of the resampling generator (default 0).
+    :return: ``n_x``, ``n_y``, ``poi``, ``ci_low``, ``ci_high`` (NaN when a side has no finite value; the interval
+        is NaN when a side has a single run).
+    """
+    a = np.asarray([v for v in x if np.isfinite(v)], dtype=float)
+    b = np.asarray([v for v in y if np.isfinite(v)], dtype=float)
+    out = {"n_x": float(len(a)), "n_y": float(len(b)), "poi": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+    if len(a) == 0 or len(b) == 0:
+        return out
+    out["poi"] = float(_pairwise_poi(a[None, :], b[None, :])[0])
+    if len(a) > 1 and len(b) > 1:
+        rng = np.random.default_rng(seed)
+        ra = a[rng.integers(0, len(a), size=(n_resamples, len(a)))]
+        rb = b[rng.integers(0, len(b), size=(n_resamples, len(b)))]
+        values = _pairwise_poi(ra, rb)
+        out["ci_low"], out["ci_high"] = (float(v) for v in np.percentile(values, [2.5, 97.5]))
+    return out
+
+
+def _pairwise_poi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row, the mean over pairs (i, j) of ``[a_i > b_j] + 0.5 [a_i == b_j]``; ``a``: (rows, n), ``b``: (rows, m)."""
+    greater = (a[:, :, None] > b[:, None, :]).mean(axis=(1, 2))
+    equal = (a[:, :, None] == b[:, None, :]).mean(axis=(1, 2))
+    return greater + 0.5 * equal

@@ -1,6 +1,11 @@
 """The summary of a benchmark folder: per run a few numbers (returns relative to the first task and to the reset
 reference, plasticity metrics at the end), and per scenario and agent their statistics over seeds.
 
+Runs of a sweep are grouped by agent and sweep values (a ``variant`` column, present when a run of the folder is
+part of a sweep). How often each run's interventions acted (from its ``done`` marker) is summarised as the metric
+``intervention_acted`` (for agents with interventions), and the column ``idle_runs`` counts the runs of a group in
+which an intervention never acted (present when a run of the folder records interventions).
+
 Reads run folders only. Each number of :data:`SUMMARY_COLUMNS` is reported as the mean over seeds with a 95%
 bootstrap confidence interval (:func:`scipy.stats.bootstrap`, percentile method) and the interquartile mean
 (:func:`rliable.metrics.aggregate_iqm`), see :func:`syre_rl.analysis.statistics.seed_statistics`.
@@ -14,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from syre_rl.analysis.metrics import DORMANT_RATIO, SRANK, SYMMETRY_COLLAPSE, last_metric_value
-from syre_rl.analysis.runs import find_runs
+from syre_rl.analysis.runs import find_runs, read_done
 from syre_rl.analysis.statistics import seed_statistics
 from syre_rl.analysis.tasks import task_summary
 from syre_rl.run_layout import DEFAULT_REFERENCE, EPISODES_FILE, METRICS_FILE, TASKS_FILE
@@ -36,6 +41,23 @@ METRIC_NAMES: dict[str, str] = {
     "symmetry_collapse": SYMMETRY_COLLAPSE,
 }
 STATISTICS_COLUMNS = ["scenario", "agent", "metric", "n", "mean", "ci_low", "ci_high", "iqm"]
+# Summary metric of the interventions' activity: per run, the sum over its interventions of how often each acted.
+INTERVENTION_ACTED = "intervention_acted"
+# Summary column: runs of a group in which an intervention never acted.
+IDLE_RUNS = "idle_runs"
+# Per-run column: the interventions of a run that never acted (their types, comma-separated).
+IDLE_INTERVENTIONS = "idle_interventions"
+
+
+def intervention_activity(run_dir: str | Path) -> tuple[float, str] | None:
+    """How often a finished run's interventions acted, from its ``done`` marker: ``(total count, types that never
+    acted, comma-separated)``; None for a run that records no intervention."""
+    counts = read_done(run_dir).get("interventions")
+    if not counts:
+        return None
+    total = float(sum(int(c.get("acted", 0)) for c in counts))
+    idle = ",".join(str(c.get("type")) for c in counts if int(c.get("acted", 0)) == 0)
+    return total, idle
 
 
 def run_metrics(run_dir: str | Path, reference_dir: str | Path | None = None) -> dict[str, float]:
@@ -86,15 +108,36 @@ def summarize(roots: str | Path | Iterable[str | Path], reference: str | None = 
     refs = {(r.scenario, r.seed): r.run_dir for r in runs.itertuples() if r.agent == reference}
     rows = []
     per_run = []
+    swept = bool((runs["variant"] != "").any())
+    activity = {run.run_dir: intervention_activity(run.run_dir) for run in runs.itertuples()}
+    acting = any(a is not None for a in activity.values())
     for run in runs.itertuples():
         values = run_metrics(run.run_dir, refs.get((run.scenario, run.seed)) if run.agent != reference else None)
-        per_run.append({"scenario": run.scenario, "agent": run.agent, "seed": run.seed, **values})
+        keys: dict[str, object] = {"scenario": run.scenario, "agent": run.agent}
+        if swept:
+            keys["variant"] = run.variant
+        row = {**keys, "seed": run.seed, **values}
+        if acting:
+            acted = activity[run.run_dir]
+            row[INTERVENTION_ACTED] = float("nan") if acted is None else acted[0]
+            row[IDLE_INTERVENTIONS] = "" if acted is None else acted[1]
+        per_run.append(row)
     table = pd.DataFrame(per_run)
     if table.empty:
         return pd.DataFrame(columns=STATISTICS_COLUMNS)
-    for (scenario, agent), group in table.groupby(["scenario", "agent"], sort=True):
-        for key, _ in SUMMARY_COLUMNS:
-            rows.append({"scenario": scenario, "agent": agent, "metric": key, **seed_statistics(group[key].tolist())})
+    group_keys = ["scenario", "agent", "variant"] if swept else ["scenario", "agent"]
+    metrics = [key for key, _ in SUMMARY_COLUMNS]
+    for names, group in table.groupby(group_keys, sort=True):
+        keys = dict(zip(group_keys, names))
+        extra: dict[str, object] = {}
+        group_metrics = list(metrics)
+        if acting:
+            recorded = group[INTERVENTION_ACTED].notna()
+            extra[IDLE_RUNS] = int((group.loc[recorded, IDLE_INTERVENTIONS] != "").sum()) if recorded.any() else ""
+            if recorded.any():
+                group_metrics.append(INTERVENTION_ACTED)
+        for key in group_metrics:
+            rows.append({**keys, "metric": key, **seed_statistics(group[key].tolist()), **extra})
     summary = pd.DataFrame(rows)
     summary["n"] = summary["n"].astype(int)
     summary.attrs["per_run"] = table

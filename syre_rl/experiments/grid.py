@@ -1,6 +1,8 @@
 """A grid of runs (agents x scenarios x seeds) on a local process pool or on Ray.
 
-Every run goes to ``root/<scenario>/<agent>/seed_<seed>`` (a run folder, see :mod:`syre_rl.run_layout`). A run whose
+Every run goes to ``root/<scenario>/<agent>/seed_<seed>`` (a run folder, see :mod:`syre_rl.run_layout`), or for a
+variant of a sweep to ``root/<scenario>/<agent>[<key>=<value>,...]/seed_<seed>`` (:mod:`syre_rl.experiments.sweeps`).
+A run whose
 ``done`` marker exists is skipped, an interrupted one resumes from its newest checkpoint, and a failing run writes
 its traceback to ``error.txt`` without stopping the others, so rerunning the same command finishes a benchmark. Its
 summary is :mod:`syre_rl.analysis`' job.
@@ -32,7 +34,8 @@ from syre_rl.experiments.agents import list_agents
 from syre_rl.experiments.cli import one_line
 from syre_rl.experiments.config import resolve_config
 from syre_rl.experiments.recipe_files import recipe_name
-from syre_rl.run_layout import DEFAULT_REFERENCE, ERROR_FILE, PLAN_FILE, is_done, run_path
+from syre_rl.experiments.sweeps import Sweep, Variant, variant_folder, variant_label, variants
+from syre_rl.run_layout import DEFAULT_REFERENCE, ERROR_FILE, PLAN_FILE, SWEEP_KEY, is_done, run_path
 from syre_rl.validation import check_int
 
 Backend = Literal["local", "ray"]
@@ -49,6 +52,8 @@ class RunSpec:
     :param overrides: ``--set`` overrides as ``(key, value)`` pairs (same for every run of a benchmark).
     :param total_steps: environment steps; None uses the scenario's.
     :param device: torch device of the run.
+    :param variant: the sweep values of this run as ``(key, value)`` pairs (applied after ``overrides``); empty
+        when the run is not part of a sweep.
     """
 
     agent: str
@@ -57,26 +62,34 @@ class RunSpec:
     overrides: tuple[tuple[str, Any], ...] = ()
     total_steps: int | None = None
     device: str = "cpu"
+    variant: Variant = ()
 
     def run_dir(self, root: str | Path) -> Path:
         """The run folder of this run in the benchmark folder ``root``: ``root/<scenario>/<agent>/seed_<seed>`` with
-        the recipes' names, also for recipes given as paths."""
-        return run_path(root, recipe_name("envs", self.scenario), recipe_name("agents", self.agent), self.seed)
+        the recipes' names, also for recipes given as paths; a variant's agent folder is
+        ``<agent>[<key>=<value>,...]`` (:func:`~syre_rl.experiments.sweeps.variant_folder`)."""
+        agent = variant_folder(recipe_name("agents", self.agent), self.variant)
+        return run_path(root, recipe_name("envs", self.scenario), agent, self.seed)
 
     def config(self) -> dict[str, Any]:
-        """The resolved config of this run (:func:`syre_rl.experiments.config.resolve_config`)."""
-        return resolve_config(
+        """The resolved config of this run (:func:`syre_rl.experiments.config.resolve_config`); a variant's sweep
+        values are also recorded under the config's ``sweep`` key."""
+        config = resolve_config(
             self.agent,
             self.scenario,
             seed=self.seed,
-            overrides=dict(self.overrides),
+            overrides={**dict(self.overrides), **dict(self.variant)},
             total_steps=self.total_steps,
             device=self.device,
         )
+        if self.variant:
+            config[SWEEP_KEY] = dict(self.variant)
+        return config
 
     @property
     def label(self) -> str:
-        return f"{recipe_name('envs', self.scenario)}/{recipe_name('agents', self.agent)}/seed_{self.seed}"
+        agent = variant_folder(recipe_name("agents", self.agent), self.variant)
+        return f"{recipe_name('envs', self.scenario)}/{agent}/seed_{self.seed}"
 
 
 @dataclass
@@ -108,6 +121,8 @@ def plan_grid(
     overrides: Mapping[str, Any] | None = None,
     total_steps: int | None = None,
     device: str = "cpu",
+    sweeps: Sequence[Sweep] = (),
+    agent_overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[RunSpec]:
     """All runs of a benchmark, checked before anything runs.
 
@@ -119,22 +134,58 @@ def plan_grid(
     :param overrides: ``--set`` overrides applied to every run.
     :param total_steps: environment steps per run; None uses each scenario's.
     :param device: torch device of the runs.
-    :raises ValueError: for an unknown agent, scenario or override key (the message lists what exists).
+    :param sweeps: sweeps (:mod:`syre_rl.experiments.sweeps`): each agent runs the product of the sweeps that apply
+        to it. A sweep without agents applies to every agent in ``agents``, not to the reference.
+    :param agent_overrides: more overrides per agent (applied after ``overrides``, before the sweeps).
+    :raises ValueError: for an unknown agent, scenario or override key (the message lists what exists), a sweep
+        restricted to an agent not in the grid, or a sweep key an agent does not accept (the message lists the
+        agent's valid keys).
     """
     seeds = list(seeds)
     if not agents or not scenarios or not seeds:
         raise ValueError(f"a benchmark needs agents, scenarios and seeds; got {agents!r}, {scenarios!r}, {seeds!r}")
     agents = list(dict.fromkeys(agents))
+    asked = list(agents)
     if reference == "auto":
         reference = DEFAULT_REFERENCE if DEFAULT_REFERENCE in list_agents() else None
     if reference is not None and reference not in agents:
         agents.append(reference)
     items = tuple(sorted((overrides or {}).items()))
-    specs = [RunSpec(a, s, int(seed), items, total_steps, device) for s in scenarios for a in agents for seed in seeds]
+    per_agent = {a: items for a in agents}
+    for agent, extra in (agent_overrides or {}).items():
+        if agent not in per_agent:
+            raise ValueError(f"overrides for agent {agent!r}, which is not in the grid {agents}")
+        per_agent[agent] = tuple(sorted({**dict(items), **dict(extra)}.items()))
+    for sweep in sweeps:
+        unknown = [a for a in sweep.agents if a not in agents]
+        if unknown:
+            raise ValueError(f"sweep of {sweep.key!r} names agents {unknown} that are not in the grid {agents}")
+    swept = {a: variants([s for s in sweeps if s.agents or a in asked], a) for a in agents}
+    specs = [
+        RunSpec(a, s, int(seed), per_agent[a], total_steps, device, v)
+        for s in scenarios
+        for a in agents
+        for v in swept[a]
+        for seed in seeds
+    ]
     for agent in agents:  # fail early, with the recipe's own error message
         for scenario in scenarios:
-            RunSpec(agent, scenario, seeds[0], items, total_steps, device).config()
+            base = RunSpec(agent, scenario, seeds[0], per_agent[agent], total_steps, device)
+            config = base.config()
+            _check_sweep_keys(config, [s for s in sweeps if s.agents or agent in asked], agent)
+            for variant in swept[agent]:
+                if variant:
+                    RunSpec(agent, scenario, seeds[0], per_agent[agent], total_steps, device, variant).config()
     return specs
+
+
+def _check_sweep_keys(config: Mapping[str, Any], sweeps: Sequence[Sweep], agent: str) -> None:
+    from syre_rl.experiments.config import valid_override_keys
+
+    valid = valid_override_keys(config)
+    for sweep in sweeps:
+        if sweep.applies_to(agent) and sweep.key not in valid:
+            raise ValueError(f"sweep key {sweep.key!r} is not accepted by agent {agent!r}; valid keys: {valid}")
 
 
 def _init_worker() -> None:
@@ -265,4 +316,17 @@ def _record_plan(specs: Sequence[RunSpec], root: Path) -> None:
     previous = yaml.safe_load(path.read_text()) if path.is_file() else None
     runs = sorted({s.label for s in specs} | set((previous or {}).get("runs", [])))
     overrides = {k: v for s in specs for k, v in s.overrides}
-    path.write_text(yaml.safe_dump({"runs": runs, "overrides": overrides}, sort_keys=False))
+    # Overrides that differ between agents (a study's per-agent overrides) are recorded per agent folder.
+    common = {k: v for k, v in overrides.items() if all((k, v) in s.overrides for s in specs)}
+    extra = {
+        s.label.rpartition("/")[0]: {k: v for k, v in s.overrides if k not in common}
+        for s in specs
+        if len(common) < len(s.overrides)
+    }
+    plan: dict[str, Any] = {"runs": runs, "overrides": common if extra else overrides}
+    if extra:
+        plan["agent_overrides"] = dict(sorted(extra.items()))
+    swept = {**(previous or {}).get("sweeps", {}), **{s.label: variant_label(s.variant) for s in specs if s.variant}}
+    if swept:
+        plan["sweeps"] = dict(sorted(swept.items()))
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))

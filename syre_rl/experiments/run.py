@@ -19,6 +19,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from syre_rl.experiments.build import RunCallbacks, build_callbacks, build_model, make_vec_env
 from syre_rl.experiments.checkpoints import RunCheckpoint, load_newest_checkpoint
 from syre_rl.experiments.config import check_device_available
+from syre_rl.experiments.firing import intervention_counts
 from syre_rl.experiments.run_dir import RunExistsError, finished_steps, prepare_run_dir, undo_failed_start
 from syre_rl.run_layout import (
     CHECKPOINT_DIR,
@@ -137,4 +138,6 @@ def _train(
         "steps_per_second": round((model.num_timesteps - start_steps) / max(seconds, 1e-9), 1),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if callbacks.interventions:  # how often each acted over the whole run (their counters survive a resume)
+        done["interventions"] = intervention_counts(callbacks.interventions)
     (run_dir / DONE_FILE).write_text(json.dumps(done) + "\n")
