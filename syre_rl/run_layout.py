@@ -17,7 +17,8 @@ Run folder (``<root>/<scenario>/<agent>/seed_<seed>``, see :func:`run_path`)::
                         rest of the run's state: environments, SB3's per-run state, RNGs, callbacks),
                         step_<N>.tasks.csv (tasks.csv at that step), step_<N>.json (manifest, written last: the
                         files' digests and the CSV logs' sizes and digests at that step); final.pkl, final.tasks.csv
-                        and final.json go with model.zip; a *.tmp file is a write that did not finish
+                        and final.json go with model.zip; off-policy runs add step_<N>.replay_buffer.pkl
+                        (final.replay_buffer.pkl); a *.tmp file is a write that did not finish
     model.zip           the final model
     done                written last: JSON with the steps done, the wall time and, per intervention, how often it
                         acted (``interventions``); its presence marks a finished run

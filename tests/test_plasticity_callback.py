@@ -11,7 +11,7 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import KVWriter, Logger, configure
 
-from syre_rl import SyrePPO
+from syre_rl import SyreDQN, SyrePPO, SyreSAC, SyreTD3
 from syre_rl.analysis.tasks import task_summary
 from syre_rl.plasticity import PlasticityCallback
 from syre_rl.plasticity.recorder import EpisodeRecorder
@@ -213,9 +213,58 @@ def test_off_policy_agent_is_measured_on_replay_samples(tmp_path):
     model.learn(200, callback=callback)
     assert callback.cadence == 2048 // 4  # DQN trains every 4 steps
     metrics = _read(tmp_path / "metrics.csv")
-    assert {("q_net", "srank"), ("q_net", "weight_rms"), ("all", "grad_norm")} <= {
+    assert {("qf", "srank"), ("qf", "weight_rms"), ("all", "grad_norm")} <= {
         (r["network"], r["metric"]) for r in metrics
     }
+
+
+def _off_policy_layers(actor: str, actor_out: str) -> tuple[set, set]:
+    """(hidden layers, weight layers) as (network, layer) of an actor of 2 hidden layers and SB3's twin critic."""
+    hidden = {("actor", f"{actor}.1"), ("actor", f"{actor}.3")}
+    weights = {("actor", f"{actor}.0"), ("actor", f"{actor}.2"), ("actor", actor_out)}
+    for q in ("qf0", "qf1"):
+        hidden |= {("critic", f"critic.{q}.1"), ("critic", f"critic.{q}.3")}
+        weights |= {("critic", f"critic.{q}.{i}") for i in (0, 2, 4)}
+    return hidden, weights
+
+
+SAC_LAYERS = _off_policy_layers("actor.latent_pi", "actor.mu")
+SAC_LAYERS[1].add(("actor", "actor.log_std"))
+OFF_POLICY_LAYERS = {
+    "sac": (SyreSAC, "Pendulum-v1", SAC_LAYERS),
+    "td3": (SyreTD3, "Pendulum-v1", _off_policy_layers("actor.mu", "actor.mu.4")),  # mu.5, the tanh, is the output
+    "dqn": (
+        SyreDQN,
+        "CartPole-v1",
+        ({("qf", "q_net.q_net.1"), ("qf", "q_net.q_net.3")}, {("qf", f"q_net.q_net.{i}") for i in (0, 2, 4)}),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", OFF_POLICY_LAYERS)
+def test_off_policy_networks_are_measured_apart_without_their_targets(tmp_path, case):
+    algorithm, env_id, (hidden, weights) = OFF_POLICY_LAYERS[case]
+    model = algorithm(
+        "MlpPolicy",
+        env_id,
+        learning_starts=32,
+        batch_size=16,
+        buffer_size=500,
+        train_freq=1,
+        seed=0,
+        policy_kwargs={"net_arch": [8, 8]},
+    )
+    callback = PlasticityCallback(tmp_path, every_n_rollouts=25, batch_size=64, measure_grad_norm=False)
+    model.learn(100, callback=callback)
+    metrics = _read(tmp_path / "metrics.csv")
+    measured = {int(r["timesteps"]) for r in metrics}
+    assert measured == {1, 26, 51, 76}  # the first rollout, then every 25 (one step each)
+    later = [r for r in metrics if int(r["timesteps"]) > 32]  # the replay buffer holds more than one transition
+    for metric, expected in (("srank", hidden), ("weight_rms", weights)):
+        assert {(r["network"], r["layer"]) for r in later if r["metric"] == metric} == expected, metric
+    assert {r["network"] for r in metrics} == {network for network, _ in weights}
+    assert not any("target" in r["layer"] for r in metrics)
+    assert all(math.isfinite(float(r["value"])) for r in later if r["metric"] == "feature_norm")
 
 
 @pytest.mark.parametrize(

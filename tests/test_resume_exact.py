@@ -4,21 +4,26 @@ refused, never used."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import pickle
 import shutil
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from helpers import Interrupt
+from stable_baselines3 import DQN
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from syre_rl.experiments import checkpoints as ckpt_module
 from syre_rl.experiments import list_agents
+from syre_rl.experiments.agents import load_agent
 from syre_rl.experiments.build import make_vec_env
 from syre_rl.experiments.checkpoints import (
     CheckpointError,
@@ -27,10 +32,13 @@ from syre_rl.experiments.checkpoints import (
     list_checkpoints,
     load_newest_checkpoint,
     read_state,
+    replay_buffer_nbytes,
     set_env_state,
 )
+from syre_rl.experiments.classes import resolve_algorithm
 from syre_rl.experiments.config import resolve_config
 from syre_rl.experiments.run import train
+from syre_rl.experiments.scenarios import load_scenario
 
 LOGS = ("episodes.csv", "tasks.csv", "metrics.csv")
 STEPS = 1024
@@ -54,9 +62,68 @@ ACTIVE = {
 }
 
 
+# Off-policy recipes: a small network and replay buffer, a few gradient steps. DQN on the bandit (4 envs): a rollout
+# (train_freq per env) of 64 steps; SAC on a short Pendulum with drifting gravity (1 env): a rollout every step, and
+# a shorter run, a checkpoint every 128 steps.
+OFF_POLICY_TINY = [
+    "policy_kwargs.net_arch=[16, 16]",
+    "buffer_size=3000",
+    "learning_starts=100",
+    "batch_size=32",
+    "plasticity.batch_size=64",
+    "plasticity.probe_every=0",
+    "plasticity.every_n_rollouts=2",
+]
+DQN_TINY = ["train_freq=16", "gradient_steps=4", "target_update_interval=50", "checkpoint_every=256"]
+SAC_TINY = ["train_freq=8", "gradient_steps=8", "checkpoint_every=128"]
+SAC_STEPS = 512
+# Pendulum whose gravity drifts as a random walk on a log scale between 5 and 20 m/s^2.
+PENDULUM_DRIFT = {
+    "name": "pendulum_drift",
+    "description": "Pendulum with gravity drifting between 5 and 20 m/s^2",
+    "source": "random-walk parameter drift of ns-gym",
+    "base_env": "Pendulum-v1",
+    "env_kwargs": {},
+    "family": {"type": "pendulum_physics", "parameters": {"g": [5.0, 20.0]}, "log_uniform": True},
+    "schedule": {"type": "random_walk", "steps_per_task": 200, "scale": 0.2, "align_to_episode": False},
+    "backend": "batched",
+    "n_envs": 1,
+    "total_steps": SAC_STEPS,
+}
+
+
+# Off-policy recipes, kept in agents/off_policy/ until the benchmark grid gives them their own smoke settings.
+OFF_POLICY_RECIPES = Path(__file__).resolve().parents[1] / "agents" / "off_policy"
+OFF_POLICY_AGENTS = sorted(p.stem for p in OFF_POLICY_RECIPES.glob("*.yaml"))
+ALL_AGENTS = sorted([*list_agents(), *OFF_POLICY_AGENTS])
+
+
+def recipe_of(agent: str) -> str:
+    """The agent's name, or the path of its recipe when it is not in the catalogue."""
+    return str(OFF_POLICY_RECIPES / f"{agent}.yaml") if agent in OFF_POLICY_AGENTS else agent
+
+
+def family(agent: str) -> str:
+    """``"on_policy"``, ``"discrete"`` (DQN) or ``"continuous"`` (SAC, TD3): which scenario and settings fit."""
+    algorithm = resolve_algorithm(load_agent(recipe_of(agent))["algorithm"])
+    if not issubclass(algorithm, OffPolicyAlgorithm):
+        return "on_policy"
+    return "discrete" if issubclass(algorithm, DQN) else "continuous"
+
+
 def config_of(agent: str, scenario: str = "relabelled_bandit", extra: tuple[str, ...] = (), steps: int = STEPS) -> dict:
-    overrides = [*TINY, *ACTIVE.get(agent, []), *extra]
-    return resolve_config(agent, scenario, seed=0, overrides=overrides, total_steps=steps, device="cpu")
+    kind = family(agent)
+    if kind == "on_policy":
+        overrides = [*TINY, *ACTIVE.get(agent, []), *extra]
+        return resolve_config(agent, scenario, seed=0, overrides=overrides, total_steps=steps, device="cpu")
+    # The scenarios' hyperparameters are PPO's; off-policy agents take theirs from the agent recipe.
+    if kind == "continuous":
+        recipe, overrides, steps = copy.deepcopy(PENDULUM_DRIFT), [*OFF_POLICY_TINY, *SAC_TINY], min(steps, SAC_STEPS)
+    else:
+        recipe, overrides = load_scenario(scenario), [*OFF_POLICY_TINY, *DQN_TINY]
+    recipe["hyperparameters"] = {}
+    overrides += [*ACTIVE.get(agent, []), *extra]
+    return resolve_config(recipe_of(agent), recipe, seed=0, overrides=overrides, total_steps=steps, device="cpu")
 
 
 _REFERENCES: dict[str, Path] = {}
@@ -111,12 +178,14 @@ def assert_same_run(run: Path, ref: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------------- exact resume
-@pytest.mark.parametrize("agent", sorted(list_agents()))
+@pytest.mark.parametrize("agent", ALL_AGENTS)
 def test_every_recipe_resumes_exactly(agent: str, tmp_path: Path, reference) -> None:
     config = config_of(agent)
-    at = int(np.random.default_rng(sorted(list_agents()).index(agent)).integers(260, STEPS - 4))
+    every, steps = config["checkpoint_every"], config["total_steps"]
+    at = int(np.random.default_rng(ALL_AGENTS.index(agent)).integers(every + 4, steps - 4))
     run_dir = interrupted(config, tmp_path / "run", at)
-    assert list_checkpoints(run_dir)[-1].steps == at // 256 * 256
+    rollout = 64 if family(agent) == "discrete" else 1  # checkpoints fall at the start of a rollout
+    assert list_checkpoints(run_dir)[-1].steps == at // every * every // rollout * rollout
     train(config, run_dir, resume=True)
     assert_same_run(run_dir, reference(config))
 
@@ -368,3 +437,69 @@ def test_continual_backprop_state_round_trips_and_refuses_another_architecture()
     assert [st.replaced for st in target.stats.values()] == [2, 2]  # actor and critic: 0.5 x 4 mature units
     with pytest.raises(ValueError, match="shape"):
         ContinualBackpropState(policy(5)).load_state_dict(saved)
+
+
+# ------------------------------------------------------------------------------------------------ off-policy runs
+@pytest.fixture(scope="module")
+def stopped_dqn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A syre_dqn run stopped at step 900: checkpoints at 512 and 768, each with its replay buffer."""
+    run_dir = tmp_path_factory.mktemp("stopped_dqn") / "run"
+    interrupted(config_of("syre_dqn"), run_dir, 900)
+    return run_dir
+
+
+def test_off_policy_checkpoints_hold_the_replay_buffer(stopped_dqn_run: Path) -> None:
+    folder = stopped_dqn_run / "checkpoints"
+    assert [c.steps for c in list_checkpoints(stopped_dqn_run)] == [512, 768]
+    assert sorted(p.name for p in folder.glob("*.replay_buffer.pkl")) == [
+        "step_512.replay_buffer.pkl",
+        "step_768.replay_buffer.pkl",
+    ]
+    for ckpt in list_checkpoints(stopped_dqn_run):
+        entry = json.loads(ckpt.manifest_path.read_text())["files"]["replay_buffer"]
+        assert entry["size"] == ckpt.replay_buffer_path.stat().st_size
+        replay = pickle.loads(ckpt.replay_buffer_path.read_bytes())
+        assert 0 < entry["size"] - replay_buffer_nbytes(SimpleNamespace(replay_buffer=replay)) < 4096
+        assert (replay.pos, replay.n_envs, replay.full) == (ckpt.steps // 4, 4, False)  # every transition so far
+        assert replay.observations[: replay.pos].any() and not replay.observations[replay.pos :].any()
+
+
+def test_on_policy_checkpoints_have_no_replay_buffer(stopped_run: Path) -> None:
+    for ckpt in list_checkpoints(stopped_run):
+        assert "replay_buffer" not in json.loads(ckpt.manifest_path.read_text())["files"]
+        assert not ckpt.replay_buffer_path.exists()
+
+
+def test_a_damaged_replay_buffer_falls_back_to_the_older_checkpoint(
+    stopped_dqn_run: Path, tmp_path: Path, reference
+) -> None:
+    run_dir = copy_of(stopped_dqn_run, tmp_path)
+    path = run_dir / "checkpoints" / "step_768.replay_buffer.pkl"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.warns(UserWarning, match="from step_512, skipping step_768: step_768.replay_buffer.pkl is damaged"):
+        train(config_of("syre_dqn"), run_dir, resume=True)
+    assert_same_run(run_dir, reference(config_of("syre_dqn")))
+
+
+def test_an_off_policy_checkpoint_without_its_replay_buffer_is_refused(stopped_dqn_run: Path, tmp_path: Path) -> None:
+    run_dir = copy_of(stopped_dqn_run, tmp_path)
+    for ckpt in list_checkpoints(run_dir):
+        manifest = json.loads(ckpt.manifest_path.read_text())
+        del manifest["files"]["replay_buffer"]
+        ckpt.manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="step_768: step_768 has no replay buffer; step_512: step_512 has no"):
+        train(config_of("syre_dqn"), run_dir, resume=True)
+
+
+def test_resume_with_the_replay_buffer_of_another_step_differs(
+    stopped_dqn_run: Path, tmp_path: Path, reference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The comparison is sharp for the replay buffer: the newest checkpoint with the older one's buffer (a valid
+    buffer, 256 transitions short) makes the run differ."""
+    run_dir = copy_of(stopped_dqn_run, tmp_path)
+    older = (run_dir / "checkpoints" / "step_512.replay_buffer.pkl").read_bytes()
+    real_load = OffPolicyAlgorithm.load_replay_buffer
+    monkeypatch.setattr(OffPolicyAlgorithm, "load_replay_buffer", lambda self, _: real_load(self, io.BytesIO(older)))
+    train(config_of("syre_dqn"), run_dir, resume=True)
+    with pytest.raises(pytest.fail.Exception):
+        assert_same_run(run_dir, reference(config_of("syre_dqn")))

@@ -60,11 +60,15 @@ def make_vec_env(config: Mapping[str, Any]) -> VecEnv:
 
 
 def build_model(config: Mapping[str, Any], env: VecEnv, run_dir: str | Path | None = None) -> BaseAlgorithm:
-    """The algorithm named by the config, on ``env``, logging TensorBoard to ``run_dir/tb`` when given."""
+    """The algorithm named by the config, on ``env``, logging TensorBoard to ``run_dir/tb`` when given (an off-policy
+    ``train_freq`` given as a list, ``[n, "episode"]``, is passed as the tuple SB3 takes)."""
     algorithm = resolve_algorithm(config["algorithm"])
     policy = config["policy"]
     if policy not in getattr(algorithm, "policy_aliases", {}):
         policy = resolve_policy(algorithm, policy)
+    hyperparameters = dict(config["hyperparameters"])
+    if isinstance(hyperparameters.get("train_freq"), list):  # [n, "episode"] in YAML; SB3 takes a tuple
+        hyperparameters["train_freq"] = tuple(hyperparameters["train_freq"])
     return algorithm(
         policy,
         env,
@@ -72,7 +76,7 @@ def build_model(config: Mapping[str, Any], env: VecEnv, run_dir: str | Path | No
         seed=int(config["seed"]),
         device=config.get("device", "auto"),
         tensorboard_log=str(Path(run_dir) / TB_DIR) if run_dir is not None else None,
-        **dict(config["hyperparameters"]),
+        **hyperparameters,
     )
 
 

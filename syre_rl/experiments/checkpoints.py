@@ -11,6 +11,10 @@ manifest, or whose files do not match it, is not a checkpoint:
   (:func:`get_env_state`), the state of every stateful callback (``state_dict()``: plasticity logger,
   interventions), the checkpoint cadence and the plasticity metrics' step-0 reference (``plasticity_init.pt``);
 * ``step_N.tasks.csv``: ``tasks.csv`` at that step;
+* ``step_N.replay_buffer.pkl``: off-policy algorithms only (SAC, TD3, DQN and their syre forms), the replay buffer as
+  SB3's ``save_replay_buffer`` writes it: the whole preallocated buffer, ``buffer_size`` transitions whatever its
+  fill, so its size on disk is about ``buffer_size * n_envs * (2 * obs + action + 3)`` values of the spaces' dtypes
+  (see :func:`replay_buffer_nbytes`); only the two newest checkpoints and the final one are kept, as for the others;
 * ``step_N.json``: the manifest, with the size and digest of the prefix of every CSV log written up to that step.
 
 Checkpoints are taken at the start of a rollout, when the last update is done and every step so far is logged. A run
@@ -43,6 +47,7 @@ from gymnasium import spaces
 from gymnasium.utils import EzPickle
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from syre_rl.experiments.classes import resolve_algorithm
@@ -62,6 +67,7 @@ from syre_rl.run_layout import (
 STATE_VERSION = 2
 _MANIFEST_SUFFIX = ".json"
 _TMP_SUFFIX = ".tmp"
+_REPLAY_BUFFER_SUFFIX = ".replay_buffer.pkl"
 # Attributes of an SB3 algorithm that training continues from and that its zip does not give back as they were (the
 # zip keeps some, but ``load`` and ``learn`` reset or reseed them).
 _ALGORITHM_STATE = (
@@ -103,6 +109,11 @@ class Checkpoint:
     def tasks_path(self) -> Path:
         """Copy of ``tasks.csv`` at this checkpoint (absent if there was none)."""
         return checkpoint_tasks_copy(self.state_path)
+
+    @property
+    def replay_buffer_path(self) -> Path:
+        """The replay buffer of an off-policy run at this checkpoint (absent for on-policy runs)."""
+        return self.state_path.with_suffix(_REPLAY_BUFFER_SUFFIX)
 
     @property
     def manifest_path(self) -> Path:
@@ -366,6 +377,7 @@ def _write_checkpoint(
         "model": (ckpt.model_path, buffer.getvalue()),
         "state": (ckpt.state_path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)),
         "tasks": (ckpt.tasks_path, tasks.read_bytes() if tasks.is_file() else None),
+        "replay_buffer": (ckpt.replay_buffer_path, _replay_buffer_bytes(model)),
     }
     files = {}
     for role, (path, data) in contents.items():
@@ -376,6 +388,32 @@ def _write_checkpoint(
         files[role] = {"size": len(data), "sha256": _digest(data)}
     manifest = {"version": STATE_VERSION, "steps": int(model.num_timesteps), "files": files, "logs": logs}
     write_atomic(ckpt.manifest_path, json.dumps(manifest, indent=1).encode())
+
+
+def _replay_buffer_bytes(model: BaseAlgorithm) -> bytes | None:
+    """The pickled replay buffer of an off-policy algorithm (SB3's ``save_replay_buffer``), None for others."""
+    if not isinstance(model, OffPolicyAlgorithm) or model.replay_buffer is None:
+        return None
+    buffer = io.BytesIO()
+    model.save_replay_buffer(buffer)
+    return buffer.getvalue()
+
+
+def replay_buffer_nbytes(model: Any) -> int:
+    """Bytes of the arrays of an off-policy algorithm's replay buffer (what its checkpoint file holds, give or take a
+    few hundred bytes of pickle framing); 0 for algorithms without one.
+
+    :param model: an SB3 algorithm (anything with a ``replay_buffer`` attribute).
+    """
+    replay = getattr(model, "replay_buffer", None)
+    if replay is None:
+        return 0
+    return sum(
+        array.nbytes
+        for value in vars(replay).values()
+        for array in (value.values() if isinstance(value, dict) else [value])
+        if isinstance(array, np.ndarray)
+    )
 
 
 class RunCheckpoint(BaseCallback):
@@ -457,7 +495,8 @@ class RunCheckpoint(BaseCallback):
             for old_steps, model_path, state_path in checkpoint_steps(self.run_dir):
                 if old_steps < oldest_kept:
                     old = Checkpoint(old_steps, model_path, state_path)
-                    for path in (old.manifest_path, old.state_path, old.model_path, old.tasks_path):
+                    paths = (old.manifest_path, old.state_path, old.model_path, old.tasks_path, old.replay_buffer_path)
+                    for path in paths:
                         path.unlink(missing_ok=True)
         return ckpt
 
@@ -522,7 +561,12 @@ def _verified_files(ckpt: Checkpoint) -> tuple[dict[str, Any], dict[str, bytes]]
         raise CheckpointError(f"{ckpt.manifest_path.name} is unreadable ({type(exc).__name__})") from None
     if manifest.get("version") != STATE_VERSION:
         raise CheckpointError(f"{ckpt.manifest_path.name} has version {manifest.get('version')}, not {STATE_VERSION}")
-    paths = {"model": ckpt.model_path, "state": ckpt.state_path, "tasks": ckpt.tasks_path}
+    paths = {
+        "model": ckpt.model_path,
+        "state": ckpt.state_path,
+        "tasks": ckpt.tasks_path,
+        "replay_buffer": ckpt.replay_buffer_path,
+    }
     if not {"model", "state"} <= set(files) <= set(paths):
         raise CheckpointError(f"{ckpt.manifest_path.name} lists {sorted(files)}")
     data = {}
@@ -593,6 +637,14 @@ def _load(config: Mapping[str, Any], run_dir: Path, env: VecEnv, ckpt: Checkpoin
             f"{ckpt.model_path.name} is at {model.num_timesteps} steps, {ckpt.state_path.name} at "
             f"{state['num_timesteps']}, the manifest at {manifest['steps']}"
         )
+    if isinstance(model, OffPolicyAlgorithm):
+        if "replay_buffer" not in data:
+            raise CheckpointError(f"{ckpt.name} has no replay buffer")
+        try:
+            model.load_replay_buffer(io.BytesIO(data["replay_buffer"]))
+        except Exception as exc:  # a verified file that does not unpickle into a replay buffer of this version
+            path = ckpt.replay_buffer_path.name
+            raise CheckpointError(f"{path} cannot be loaded ({type(exc).__name__}: {exc})") from None
     try:
         set_env_state(env, state["env"])
     except CheckpointError:

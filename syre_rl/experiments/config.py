@@ -147,6 +147,10 @@ def resolve_config(
     policy_kwargs = copy.deepcopy(dict(scenario_recipe.get("policy_kwargs") or {}))
     policy_kwargs.update(scenario_hp.pop("policy_kwargs", None) or {})
     policy_kwargs.update(copy.deepcopy(agent_recipe["policy_kwargs"]))
+    if not _is_on_policy(resolve_algorithm(agent_recipe["algorithm"])):
+        # A scenario's hyperparameters are tuned for PPO (n_steps would even become DQN's n-step return length):
+        # an off-policy agent takes only the scenario's network and brings its own hyperparameters.
+        scenario_hp = {}
     hyperparameters = {**scenario_hp, **copy.deepcopy(agent_recipe["hyperparameters"])}
 
     config: dict[str, Any] = {
@@ -249,11 +253,15 @@ def check_hyperparameters(config: Mapping[str, Any]) -> None:
 
     Each check applies to every algorithm that takes an argument of that name (PPO's family in particular):
     ``learning_rate`` > 0 (or a schedule, a callable), ``n_steps`` >= 1, ``batch_size`` >= 2 for on-policy
-    algorithms (those with ``n_steps``; >= 1 otherwise) and at most the rollout size ``n_steps * n_envs`` (a rollout
-    size that is not a multiple of it is accepted: SB3 warns and the last mini-batch of each epoch is smaller),
-    ``n_epochs`` >= 1, ``gamma`` in (0, 1], ``gae_lambda`` in [0, 1], ``clip_range`` > 0 (or a callable),
+    algorithms (PPO, A2C and their subclasses; >= 1 otherwise) and at most the rollout size ``n_steps * n_envs`` (a
+    rollout size that is not a multiple of it is accepted: SB3 warns and the last mini-batch of each epoch is
+    smaller), ``n_epochs`` >= 1, ``gamma`` in (0, 1], ``gae_lambda`` in [0, 1], ``clip_range`` > 0 (or a callable),
     ``clip_range_vf`` None, > 0 or a callable, ``ent_coef`` >= 0 (or ``"auto..."`` where the algorithm's default is
-    a string), ``vf_coef`` >= 0, ``max_grad_norm`` > 0, ``target_kl`` None or > 0. The anchored decays' settings
+    a string), ``vf_coef`` >= 0, ``max_grad_norm`` > 0, ``target_kl`` None or > 0; off-policy arguments:
+    ``buffer_size`` >= 1, ``learning_starts`` >= 0, ``tau`` in (0, 1], ``train_freq`` >= 1 (or ``[n, "step"]`` /
+    ``[n, "episode"]``), ``gradient_steps`` >= 1 or -1, ``target_update_interval`` and ``policy_delay`` >= 1,
+    ``exploration_fraction``, ``exploration_initial_eps`` and ``exploration_final_eps`` in [0, 1],
+    ``target_policy_noise`` and ``target_noise_clip`` >= 0. The anchored decays' settings
     are checked by :class:`syre_rl.decay.DecayConfig`, and ``total_steps``, ``n_envs`` and ``checkpoint_every``
     must be integers >= 1.
 
@@ -276,7 +284,8 @@ def check_hyperparameters(config: Mapping[str, Any]) -> None:
     for name in ("n_steps", "n_epochs"):
         if name in hp:
             check_int(name, hp[name], low=1)
-    on_policy = "n_steps" in defaults
+    # Off-policy algorithms take an ``n_steps`` too (their n-step return), so the class decides, not the arguments.
+    on_policy = _is_on_policy(algorithm)
     if "batch_size" in hp or (on_policy and "n_steps" in hp):
         batch_size = check_int("batch_size", value("batch_size"), low=2 if on_policy else 1)
         if on_policy and isinstance(value("n_steps"), int):
@@ -307,7 +316,50 @@ def check_hyperparameters(config: Mapping[str, Any]) -> None:
         check_real("max_grad_norm", hp["max_grad_norm"], low=0.0, low_open=True)
     if hp.get("target_kl") is not None:
         check_real("target_kl", hp["target_kl"], low=0.0, low_open=True)
+    _check_off_policy(hp)
     _check_decay(algorithm, hp)
+
+
+def _is_on_policy(algorithm: type) -> bool:
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+    return issubclass(algorithm, OnPolicyAlgorithm)
+
+
+def _check_off_policy(hp: Mapping[str, Any]) -> None:
+    """Range checks of the off-policy algorithms' arguments (SAC, TD3, DQN and their syre forms)."""
+    if "buffer_size" in hp:
+        check_int("buffer_size", hp["buffer_size"], low=1)
+    if "learning_starts" in hp:
+        check_int("learning_starts", hp["learning_starts"], low=0)
+    if "tau" in hp:
+        check_real("tau", hp["tau"], low=0.0, high=1.0, low_open=True)
+    if "gradient_steps" in hp:
+        steps = hp["gradient_steps"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or (steps < 1 and steps != -1):
+            raise ValueError(f"gradient_steps must be an integer >= 1 or -1 (as many as env steps), got {steps!r}")
+    if "train_freq" in hp:
+        _check_train_freq(hp["train_freq"])
+    for name in ("target_update_interval", "policy_delay"):
+        if name in hp:
+            check_int(name, hp[name], low=1)
+    for name in ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps"):
+        if name in hp:
+            check_fraction(name, hp[name])
+    if "target_policy_noise" in hp:
+        check_real("target_policy_noise", hp["target_policy_noise"], low=0.0)
+    if "target_noise_clip" in hp:
+        check_real("target_noise_clip", hp["target_noise_clip"], low=0.0)
+
+
+def _check_train_freq(value: Any) -> None:
+    """``train_freq``: an integer >= 1, or ``[n, "step"]`` / ``[n, "episode"]`` with n >= 1."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2 or value[1] not in ("step", "episode"):
+            raise ValueError(f"train_freq must be an integer >= 1 or [n, 'step' | 'episode'], got {value!r}")
+        check_int("train_freq", value[0], low=1)
+    else:
+        check_int("train_freq", value, low=1)
 
 
 def _check_decay(algorithm: type, hp: Mapping[str, Any]) -> None:

@@ -13,7 +13,11 @@ How layers are found
     action head) and the critic path (features extractor, value net, value head) are traced separately, so each
     layer is tagged ``"actor"``, ``"critic"`` or ``"shared"`` (used by both, e.g. a shared CNN). Other modules are
     traced with ``example_input`` as network ``"net"``; without one, registration order is used instead, with each
-    top-level child of an SB3 policy (``q_net``, ``actor``, ``critic``, ...) as its own network.
+    top-level child of an SB3 policy as its own network: for the off-policy policies (SAC, TD3, DQN) ``actor``,
+    ``critic`` (both Q-networks) and ``qf`` (DQN's ``q_net``, see :data:`OFF_POLICY_NETWORKS`); their target
+    networks (``actor_target``, ``critic_target``, ``q_net_target``), Polyak copies that never run on the policy's
+    forward pass and have no gradient of their own, are left out, and so is an activation after a network's last
+    weight layer (TD3's tanh squashing the action).
 
 Limits
     An activation module called more than once in one pass (one ``nn.ReLU`` instance reused by several layers) is
@@ -52,6 +56,10 @@ ACTIVATION_TYPES: dict[type[nn.Module], str] = {
     nn.Hardsigmoid: "sigmoid",
 }
 WEIGHT_TYPES: tuple[type[nn.Module], ...] = (nn.Linear, nn.modules.conv._ConvNd)
+# Network names of SB3 policies' top-level children where they differ from the attribute (DQN's Q-network).
+OFF_POLICY_NETWORKS: dict[str, str] = {"q_net": "qf"}
+# Target networks of SB3's off-policy policies: left out of the layers (see the module docstring).
+TARGET_NETWORKS: frozenset[str] = frozenset({"actor_target", "critic_target", "q_net_target"})
 
 
 def activation_kind(module: nn.Module) -> str | None:
@@ -227,9 +235,12 @@ def _paths(model: Any, example_input: Any) -> dict[str, list[tuple[str, int | No
     if hasattr(model, "observation_space") and hasattr(model, "action_space"):
         paths = {}
         for child_name, child in model.named_children():
-            calls = [(f"{child_name}.{n}", d) for n, d in _static_calls(child)]
-            if calls:
-                paths[child_name] = calls
+            own = _static_calls(child)
+            while own and activation_kind(child.get_submodule(own[-1][0])) is not None:
+                own.pop()  # squashes the network's output (TD3's tanh on its action): not a hidden layer
+            calls = [(f"{child_name}.{n}", d) for n, d in own]
+            if calls and child_name not in TARGET_NETWORKS:
+                paths[OFF_POLICY_NETWORKS.get(child_name, child_name)] = calls
         return paths
     return {"net": _static_calls(model)}
 

@@ -60,8 +60,21 @@ def sample_observations(
             idx = rng.choice(n, size=min(n, batch_size), replace=False)
             flat = {k: v[idx] for k, v in flat.items()} if isinstance(flat, dict) else flat[idx]
         return obs_as_tensor(flat, device)
+    replay = sample_replay(model, batch_size)
+    return None if replay is None else replay.observations
+
+
+def sample_replay(model: Any, batch_size: int | None = None) -> Any:
+    """A batch of an off-policy algorithm's replay buffer (SB3's ``ReplayBufferSamples``: observations, actions as
+    stored, ...), drawn by the buffer's own sampling with numpy's global generator, as in training, and with the
+    algorithm's ``VecNormalize`` if any.
+
+    :param model: the SB3 algorithm.
+    :param batch_size: number of transitions; None: the buffer's size.
+    :return: the batch, or None without a replay buffer or while it holds fewer than 2 transitions.
+    """
     replay = getattr(model, "replay_buffer", None)
-    if replay is not None and replay.size() > 1:
-        size = replay.size() if batch_size is None else min(replay.size(), batch_size)
-        return replay.sample(size, env=model.get_vec_normalize_env()).observations
-    return None
+    if replay is None or replay.size() <= 1:
+        return None
+    size = replay.size() if batch_size is None else min(replay.size(), batch_size)
+    return replay.sample(size, env=model.get_vec_normalize_env())

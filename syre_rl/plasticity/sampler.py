@@ -19,10 +19,12 @@ use layer ``"all"`` (fractions there are unit-weighted means over the network's 
 recorded in SB3's logger (TensorBoard, CSV; not stdout) as ``plasticity/{network}/{layer}/{metric}``. The file is
 appended to when it exists (resume) and flushed row by row.
 
-Actor and critic are measured separately for SB3 actor-critic policies (PPO, A2C, SyrePPO). For other policies
-(DQN, SAC, ...) the activation metrics cover the networks that the policy's own forward pass runs (DQN's q-network,
-SAC's actor), the weight metrics every network; the entropy and the probe are reported for actor-critic policies
-only.
+Actor and critic are measured separately for SB3 actor-critic policies (PPO, A2C, SyrePPO). Off-policy policies
+are measured per network on a replay batch: ``actor`` (SAC, TD3: the deterministic action of the observations),
+``critic`` (SAC, TD3: both Q-networks on the batch's observation and stored action, as in training; layers
+``critic.qf0.*`` and ``critic.qf1.*``) and ``qf`` (DQN's Q-network). Their target networks, Polyak copies of the
+online ones, are left out of the activation and the weight metrics. The entropy and the probe are reported for
+actor-critic policies only.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from syre_rl.plasticity.records import (
     CsvAppender,
     output_folder,
 )
-from syre_rl.plasticity.rollouts import Observations, count_rollouts, sample_observations
+from syre_rl.plasticity.rollouts import Observations, count_rollouts, sample_observations, sample_replay
 from syre_rl.validation import check_fraction, check_int, check_real
 
 # At this cadence the callback costs PPO less than 5% of its time even with small rollouts (see
@@ -75,6 +77,19 @@ def default_cadence(model: Any, n_envs: int) -> int:
     unit = str(getattr(getattr(train_freq, "unit", None), "value", "step"))
     steps = frequency * n_envs * (1 if unit == "step" else 200)  # an episode counted as 200 steps
     return max(1, math.ceil(OFF_POLICY_EVERY_STEPS / steps))
+
+
+def _run_networks(policy: Any, obs: Observations, actions: torch.Tensor | None) -> None:
+    """Run the networks of a policy that is not actor-critic: its prediction (DQN's Q-network, SAC's and TD3's actor,
+    deterministic so that no random stream is used) and, given the replay batch's actions, its critic."""
+    predict = getattr(policy, "_predict", None)
+    if callable(predict):
+        predict(obs, deterministic=True)
+    else:
+        policy(obs)
+    critic = getattr(policy, "critic", None)
+    if actions is not None and isinstance(critic, nn.Module):
+        critic(obs, actions)
 
 
 class _FeaturePath(nn.Module):
@@ -266,7 +281,13 @@ class MetricSampler(BaseCallback):
 
     # ------------------------------------------------------------------------------------------------ measurement
     def _measure(self, probe: bool) -> None:
-        obs = sample_observations(self.model, self.batch_size, self._rng)
+        actions: torch.Tensor | None = None
+        if getattr(self.model, "replay_buffer", None) is not None:
+            replay = sample_replay(self.model, self.batch_size)
+            obs = None if replay is None else replay.observations
+            actions = None if replay is None else replay.actions
+        else:
+            obs = sample_observations(self.model, self.batch_size, self._rng)
         policy: Any = self.model.policy
         rows: list[Row] = []
         if obs is not None and self._actor_critic:
@@ -276,9 +297,9 @@ class MetricSampler(BaseCallback):
             rows.append(("actor", "all", "entropy", M.mean_entropy(distribution)))
             rows += self._activation_rows(acts)
         elif obs is not None and self._hidden:
-            # Other policies (DQN, SAC, ...): whatever their forward pass runs (e.g. DQN's q_net, SAC's actor).
+            # Off-policy policies: actor and critic (SAC, TD3) or the Q-network (DQN) on the replay batch.
             with torch.no_grad(), capture_activations(self._hidden) as acts:
-                policy(obs)
+                _run_networks(policy, obs, actions)
             rows += self._activation_rows(acts)
         rows += self._weight_rows()
         if probe and obs is not None and self._actor_critic:
