@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from syre_rl.experiments.cli import OneLineParser, int_at_least, non_negative_float
+from syre_rl.experiments.cli import OneLineParser, int_at_least, non_negative_float, report_failures
 
 
 def build_parser() -> OneLineParser:
@@ -132,12 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"summary written to {args.out / SUMMARY_FILE}")
         for line in idle_warnings(summary):
             print(f"warning: {line}", file=sys.stderr)
-    if failed:
-        print(f"{len(failed)} run(s) failed; see error.txt in their run folders:", file=sys.stderr)
-        for result in failed:
-            print(f"  {result.spec.label}", file=sys.stderr)
-        return 1
-    return 0
+    return report_failures(failed)
 
 
 if __name__ == "__main__":

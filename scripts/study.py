@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from syre_rl.experiments.cli import OneLineParser, int_at_least
+from syre_rl.experiments.cli import OneLineParser, int_at_least, report_failures
 
 
 def build_parser() -> OneLineParser:
@@ -84,12 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         parser.fail(exc)
     print(f"report written to {path} ({REPORT_FILE} and the summary files in {path.parent})")
-    if failed:
-        print(f"{len(failed)} run(s) failed; see error.txt in their run folders:", file=sys.stderr)
-        for result in failed:
-            print(f"  {result.spec.label}", file=sys.stderr)
-        return 1
-    return 0
+    return report_failures(failed)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ no usage block, no traceback), and argument types that check numbers with :mod:`
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import NoReturn
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from syre_rl.validation import check_int, check_real
 
@@ -59,3 +60,14 @@ def non_negative_float(text: str) -> float:
         return check_real("value", value, low=0.0)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("value ")) from None
+
+
+def report_failures(failed: Sequence[Any]) -> int:
+    """List the failed runs of a grid (:class:`~syre_rl.experiments.grid.RunResult`) on stderr; the exit status: 1 if
+    any failed, else 0."""
+    if not failed:
+        return 0
+    print(f"{len(failed)} run(s) failed; see error.txt in their run folders:", file=sys.stderr)
+    for result in failed:
+        print(f"  {result.spec.label}", file=sys.stderr)
+    return 1
