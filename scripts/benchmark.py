@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from syre_rl.experiments.cli import OneLineParser, int_at_least, non_negative_float, report_failures
+from syre_rl.experiments.cli import OneLineParser, int_at_least, non_negative_float, print_result, report_failures
 
 
 def build_parser() -> OneLineParser:
@@ -103,12 +103,6 @@ def main(argv: list[str] | None = None) -> int:
             parser.fail(exc)
         print(f"{len(specs)} runs into {args.out} ({args.backend} backend)", flush=True)
 
-        def report(result) -> None:
-            extra = f" in {result.seconds:.0f} s" if result.status == "done" else ""
-            print(f"  {result.status:8s} {result.spec.label}{extra}", flush=True)
-            if result.message:
-                print("    " + result.message, flush=True)
-
         results = run_benchmark(
             specs,
             args.out,
@@ -116,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             address=args.address,
             gpus_per_run=args.gpus_per_run,
-            report=report,
+            report=print_result,
         )
         failed = [r for r in results if r.status == "failed"]
     else:

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from syre_rl.experiments.cli import OneLineParser, int_at_least
+from syre_rl.experiments.cli import OneLineParser, int_at_least, print_result
 
 AGENTS = ("ppo", "ppo_l2", "syre_ppo")
 SCENARIOS = ("relabelled_bandit_quick", "permuted_cartpole")
@@ -54,11 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
 
     def report(result) -> None:
-        elapsed = time.perf_counter() - start
-        note = f" ({result.seconds:.0f} s)" if result.status == "done" else ""
-        print(f"[{elapsed:6.0f} s] {result.status:8s} {result.spec.label}{note}", flush=True)
-        if result.message:
-            print("    " + result.message, flush=True)
+        print_result(result, prefix=f"[{time.perf_counter() - start:6.0f} s] ")
 
     results = run_benchmark(specs, args.out, backend=args.backend, workers=args.workers, report=report)
     failed = [r for r in results if r.status == "failed"]

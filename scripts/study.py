@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from syre_rl.experiments.cli import OneLineParser, int_at_least, report_failures
+from syre_rl.experiments.cli import OneLineParser, int_at_least, print_result, report_failures
 
 
 def build_parser() -> OneLineParser:
@@ -56,14 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: {line}", file=sys.stderr)
         print(f"study {plan.name}: {len(specs)} runs into {out} ({args.backend} backend)", flush=True)
 
-        def report(result) -> None:
-            extra = f" in {result.seconds:.0f} s" if result.status == "done" else ""
-            print(f"  {result.status:8s} {result.spec.label}{extra}", flush=True)
-            if result.message:
-                print("    " + result.message, flush=True)
-
         results = run_benchmark(
-            specs, out, backend=args.backend, workers=args.workers, address=args.address, report=report
+            specs, out, backend=args.backend, workers=args.workers, address=args.address, report=print_result
         )
         failed = [r for r in results if r.status == "failed"]
         out.mkdir(parents=True, exist_ok=True)

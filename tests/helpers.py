@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -44,3 +46,36 @@ class Interrupt(BaseCallback):
         if self.num_timesteps >= self.at:
             raise KeyboardInterrupt(f"interrupted at {self.num_timesteps}")
         return True
+
+
+# A small contextual bandit for batched-path tests.
+BANDIT = {"n_inputs": 16, "dim": 4, "n_actions": 3, "input_seed": 0}
+
+# Relabelled bandit, 4 envs, a task every 512 steps, a rollout (and a checkpoint) every 256 steps, a measurement
+# every 2 rollouts.
+TINY_RUN = [
+    "scenario.schedule.steps_per_task=512",
+    "n_steps=64",
+    "batch_size=128",
+    "n_epochs=1",
+    "policy_kwargs.net_arch=[16, 16]",
+    "plasticity.batch_size=64",
+    "plasticity.probe_every=0",
+    "plasticity.every_n_rollouts=2",
+    "checkpoint_every=256",
+]
+
+
+def scenario_dict(base_env: str, family: dict, schedule: dict, n_envs: int = 4, **env_kwargs: Any) -> dict[str, Any]:
+    """A scenario recipe as a dict, for tests that build their own scenario."""
+    return {
+        "name": "test",
+        "description": "test scenario",
+        "source": "test",
+        "base_env": base_env,
+        "env_kwargs": env_kwargs,
+        "family": family,
+        "schedule": schedule,
+        "n_envs": n_envs,
+        "total_steps": 100_000,
+    }

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import BANDIT, scenario_dict
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -14,21 +15,10 @@ from syre_rl.nonstationary.batched import make_batched_vec_env
 from syre_rl.nonstationary.scenarios import env_seed, make_env_fns
 
 N_ENVS = 4
-BANDIT = {"n_inputs": 16, "dim": 4, "n_actions": 3, "input_seed": 0}
 
 
 def recipe(base_env: str, family: dict[str, Any], schedule: dict[str, Any], **env_kwargs: Any) -> dict[str, Any]:
-    return {
-        "name": "test",
-        "description": "test scenario",
-        "source": "test",
-        "base_env": base_env,
-        "env_kwargs": env_kwargs,
-        "family": family,
-        "schedule": schedule,
-        "n_envs": N_ENVS,
-        "total_steps": 100_000,
-    }
+    return scenario_dict(base_env, family, schedule, N_ENVS, **env_kwargs)
 
 
 CASES = {

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
+from helpers import BANDIT, scenario_dict
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
@@ -21,21 +22,7 @@ from syre_rl.nonstationary.batched import (
 )
 from syre_rl.nonstationary.scenarios import make_env_fns
 
-BANDIT = {"n_inputs": 16, "dim": 4, "n_actions": 3, "input_seed": 0}
-
-
-def recipe(base_env: str, family: dict, schedule: dict, n_envs: int = 4, **env_kwargs: Any) -> dict[str, Any]:
-    return {
-        "name": "test",
-        "description": "test scenario",
-        "source": "test",
-        "base_env": base_env,
-        "env_kwargs": env_kwargs,
-        "family": family,
-        "schedule": schedule,
-        "n_envs": n_envs,
-        "total_steps": 100_000,
-    }
+recipe = scenario_dict
 
 
 SCENARIOS = {

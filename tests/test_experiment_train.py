@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import Interrupt
+from helpers import TINY_RUN, Interrupt
 
 from syre_rl.experiments.checkpoints import list_checkpoints
 from syre_rl.experiments.config import resolve_config
@@ -17,18 +17,7 @@ from syre_rl.experiments.run import RunExistsError, train
 
 # Torch device of these runs; the same tests run on a GPU with SYRE_RL_TEST_DEVICE=cuda.
 DEVICE = os.environ.get("SYRE_RL_TEST_DEVICE", "cpu")
-# Relabelled bandit, 4 envs, a task every 512 steps, a rollout (and a checkpoint) every 256 steps.
-TINY = [
-    "scenario.schedule.steps_per_task=512",
-    "n_steps=64",
-    "batch_size=128",
-    "n_epochs=1",
-    "policy_kwargs.net_arch=[16, 16]",
-    "plasticity.batch_size=64",
-    "plasticity.probe_every=0",
-    "plasticity.every_n_rollouts=2",
-    "checkpoint_every=256",
-]
+TINY = TINY_RUN
 
 
 def tiny_config(agent: str = "syre_ppo", steps: int = 2048, seed: int = 0) -> dict:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from helpers import Interrupt
+from helpers import TINY_RUN, Interrupt
 from stable_baselines3 import DQN
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
@@ -42,18 +42,7 @@ from syre_rl.experiments.scenarios import load_scenario
 
 LOGS = ("episodes.csv", "tasks.csv", "metrics.csv")
 STEPS = 1024
-# Bandit, 4 envs, a task every 512 steps, a rollout (and a checkpoint) every 256 steps, a measurement every 2 rollouts.
-TINY = [
-    "scenario.schedule.steps_per_task=512",
-    "n_steps=64",
-    "batch_size=128",
-    "n_epochs=1",
-    "policy_kwargs.net_arch=[16, 16]",
-    "plasticity.batch_size=64",
-    "plasticity.probe_every=0",
-    "plasticity.every_n_rollouts=2",
-    "checkpoint_every=256",
-]
+TINY = TINY_RUN
 # Settings under which every intervention acts within the tiny run (and uses its counters and generators).
 ACTIVE = {
     "ppo_cbp": ["interventions.0.maturity_threshold=4", "interventions.0.replacement_rate=0.05"],

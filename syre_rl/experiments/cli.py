@@ -71,3 +71,12 @@ def report_failures(failed: Sequence[Any]) -> int:
     for result in failed:
         print(f"  {result.spec.label}", file=sys.stderr)
     return 1
+
+
+def print_result(result: Any, prefix: str = "  ") -> None:
+    """One progress line for a finished run of a grid (:class:`~syre_rl.experiments.grid.RunResult`): its status,
+    label and time, then its one-line error if it failed."""
+    extra = f" in {result.seconds:.0f} s" if result.status == "done" else ""
+    print(f"{prefix}{result.status:8s} {result.spec.label}{extra}", flush=True)
+    if result.message:
+        print("    " + result.message, flush=True)

@@ -244,7 +244,6 @@ class EpisodeRecorder(BaseCallback):
         self._started = True
         self.log_dir = output_folder(self.log_dir, self.logger)
         if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
             self._read_back(self.log_dir)
             self._episodes_file = CsvAppender(self.log_dir / EPISODES_FILE, EPISODES_COLUMNS)
         n_envs = self.training_env.num_envs if self.training_env is not None else 1

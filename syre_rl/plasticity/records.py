@@ -32,15 +32,17 @@ INIT_REFERENCE_FILE = "plasticity_init.pt"
 
 def output_folder(log_dir: str | Path | None, logger: Any = None) -> Path | None:
     """The folder a callback writes its CSV files to: ``log_dir`` when given, else the output folder of SB3's
-    ``logger`` (``logger.get_dir()``) when it has one, else None (no files).
+    ``logger`` (``logger.get_dir()``) when it has one, else None (no files). The folder is created if needed.
 
     :param log_dir: the folder asked for, or None.
     :param logger: an SB3 :class:`~stable_baselines3.common.logger.Logger` (or anything with ``get_dir()``), or None.
     """
-    if log_dir is not None:
-        return Path(log_dir)
-    folder = logger.get_dir() if logger is not None else None
-    return Path(folder) if folder else None
+    folder = log_dir if log_dir is not None else (logger.get_dir() if logger is not None else None)
+    if not folder:
+        return None
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class CsvAppender:

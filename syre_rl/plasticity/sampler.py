@@ -216,7 +216,6 @@ class MetricSampler(BaseCallback):
         self._started = True
         self.log_dir = output_folder(self.log_dir, self.logger)
         if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
             self._metrics = CsvAppender(self.log_dir / METRICS_FILE, METRICS_COLUMNS)
         policy = self.model.policy
         self._actor_critic = all(hasattr(policy, a) for a in ("get_distribution", "predict_values", "mlp_extractor"))
