@@ -9,6 +9,10 @@ update, so ``n_steps = recipe rollout / n_envs``), batch size and epochs: both p
 same updates per sample. A callback splits the wall time of ``learn()`` into the env's ``step`` calls, the rest of
 the rollout (policy forward pass, buffer) and the PPO update.
 
+With ``--env-device DEVICE`` the pair is instead the batched path on numpy and the batched path in torch on DEVICE
+(``cpu``, ``cuda``, ``cuda:N``: the recipe key ``env_device``); ``--device`` puts the PPO model on a torch device
+(default ``cpu``). The table then also gives each path's env-only throughput (samples over the time in ``step``).
+
 Every run is written to a CSV (an existing file is never overwritten) and a table of medians is printed.
 
 Example (a few minutes on a 2-core machine):
@@ -16,6 +20,9 @@ Example (a few minutes on a 2-core machine):
 The long scenarios at their own settings (64 envs) only:
     python scripts/bench_throughput.py --out bench_long.csv --scenarios relabelled_bandit_long \
         permuted_cartpole_long --n-envs 64
+The torch path on a GPU against the numpy path, model on the GPU too:
+    python scripts/bench_throughput.py --out bench_torch_cuda.csv --scenarios relabelled_bandit_long \
+        permuted_cartpole_long --n-envs 1024 4096 --env-device cuda --device cuda --rollouts 8 --repeats 3
 """
 
 from __future__ import annotations
@@ -35,12 +42,16 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from syre_rl.experiments.build import make_vec_env
 from syre_rl.experiments.classes import build_policy_kwargs
+from syre_rl.experiments.config import check_device_available
 from syre_rl.experiments.scenarios import load_scenario
 
 PATHS = ("wrapper", "batched")  # the recipe key backend
+TORCH_PATHS = ("batched", "torch")  # with --env-device: the batched path on numpy and in torch
 COLUMNS = (
     "scenario",
     "path",
+    "env_device",
+    "device",
     "n_envs",
     "n_steps",
     "batch_size",
@@ -88,20 +99,37 @@ def time_env_steps(env: Any) -> Callable[[], float]:
     return lambda: total[0]
 
 
-def make_env(path: str, recipe: dict[str, Any], n_envs: int, seed: int) -> Any:
-    """The run's vector env as the harness builds it, with the recipe's ``backend`` set to ``path``."""
-    return make_vec_env({"n_envs": n_envs, "scenario_recipe": {**recipe, "backend": path}, "seed": seed})
+def make_env(path: str, recipe: dict[str, Any], n_envs: int, seed: int, env_device: str = "numpy") -> Any:
+    """The run's vector env as the harness builds it, with the recipe's ``backend`` set to ``path`` (``torch``: the
+    batched backend with ``env_device`` set to ``env_device``)."""
+    scenario = {**recipe, "backend": path}
+    if path == "torch":
+        scenario.update(backend="batched", env_device=env_device)
+    return make_vec_env({"n_envs": n_envs, "scenario_recipe": scenario, "seed": seed})
 
 
-def one_run(path: str, recipe: dict[str, Any], n_envs: int, rollouts: int, seed: int) -> dict[str, Any]:
-    """Train ``rollouts`` updates' worth of steps; return the timings."""
+def one_run(
+    path: str,
+    recipe: dict[str, Any],
+    n_envs: int,
+    rollouts: int,
+    seed: int,
+    env_device: str = "numpy",
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Train ``rollouts`` updates' worth of steps; return the timings.
+
+    :param path: ``wrapper``, ``batched`` (numpy) or ``torch`` (the batched path in torch on ``env_device``).
+    :param env_device: torch device of the ``torch`` path (default ``numpy``, unused by the other paths).
+    :param device: torch device of the PPO model (default ``cpu``).
+    """
     hp = dict(recipe["hyperparameters"])
     rollout_size = hp["n_steps"] * recipe["n_envs"]
     hp["n_steps"] = max(1, rollout_size // n_envs)
     hp["policy_kwargs"] = build_policy_kwargs(hp.get("policy_kwargs") or {})
-    env = make_env(path, recipe, n_envs, seed)
+    env = make_env(path, recipe, n_envs, seed, env_device)
     env_time = time_env_steps(env)
-    model = PPO("MlpPolicy", env, seed=seed, device="cpu", **hp)
+    model = PPO("MlpPolicy", env, seed=seed, device=device, **hp)
     timer = PhaseTimer()
     steps = rollouts * hp["n_steps"] * n_envs
     start = time.perf_counter()
@@ -111,6 +139,8 @@ def one_run(path: str, recipe: dict[str, Any], n_envs: int, rollouts: int, seed:
     env_s = env_time()
     return {
         "path": path,
+        "env_device": env_device if path == "torch" else ("numpy" if path == "batched" else ""),
+        "device": device,
         "n_envs": n_envs,
         "n_steps": hp["n_steps"],
         "batch_size": hp["batch_size"],
@@ -124,14 +154,18 @@ def one_run(path: str, recipe: dict[str, Any], n_envs: int, rollouts: int, seed:
     }
 
 
-def summary(rows: list[dict[str, Any]], recipe_n_envs: dict[str, int]) -> list[dict[str, Any]]:
-    """Medians over repeats, per scenario and n_envs, with the batched / wrapper ratio of steps/s (paired) and the
-    batched path against the wrapper path at the recipe's ``n_envs`` (how runs are made today)."""
+def summary(
+    rows: list[dict[str, Any]], recipe_n_envs: dict[str, int], paths: tuple[str, str] = PATHS
+) -> list[dict[str, Any]]:
+    """Medians over repeats, per scenario and n_envs, with the ratio of steps/s of ``paths[1]`` over ``paths[0]``
+    (paired), and ``paths[1]`` against ``paths[0]`` at the recipe's ``n_envs`` (how runs are made today). Shares of
+    wall time are fractions; ``env_steps_per_s`` is samples over the time in the env's ``step``."""
+    base_path, other_path = paths
     out = []
     keys = sorted({(r["scenario"], r["n_envs"]) for r in rows}, key=lambda k: (k[0], k[1]))
     for scenario, n_envs in keys:
         line: dict[str, Any] = {"scenario": scenario, "n_envs": n_envs}
-        for path in PATHS:
+        for path in paths:
             runs = [r for r in rows if (r["scenario"], r["n_envs"], r["path"]) == (scenario, n_envs, path)]
             med = {
                 k: statistics.median(r[k] / r["wall_s"] if k != "steps_per_s" else r[k] for r in runs)
@@ -142,40 +176,44 @@ def summary(rows: list[dict[str, Any]], recipe_n_envs: dict[str, int]) -> list[d
                     "update_s",
                 )
             }
+            med["env_steps_per_s"] = statistics.median(r["timesteps"] / r["env_s"] for r in runs)
             line[path] = med
         line["ratio"] = statistics.median(
             b["steps_per_s"] / w["steps_per_s"]
             for w, b in zip(
-                [r for r in rows if (r["scenario"], r["n_envs"], r["path"]) == (scenario, n_envs, "wrapper")],
-                [r for r in rows if (r["scenario"], r["n_envs"], r["path"]) == (scenario, n_envs, "batched")],
+                [r for r in rows if (r["scenario"], r["n_envs"], r["path"]) == (scenario, n_envs, base_path)],
+                [r for r in rows if (r["scenario"], r["n_envs"], r["path"]) == (scenario, n_envs, other_path)],
                 strict=True,
             )
         )
         out.append(line)
     for line in out:
         base = [x for x in out if x["scenario"] == line["scenario"] and x["n_envs"] == recipe_n_envs[line["scenario"]]]
-        line["vs_recipe"] = line["batched"]["steps_per_s"] / base[0]["wrapper"]["steps_per_s"] if base else float("nan")
+        line["vs_recipe"] = (
+            line[other_path]["steps_per_s"] / base[0][base_path]["steps_per_s"] if base else float("nan")
+        )
     return out
 
 
-def print_table(lines: list[dict[str, Any]]) -> None:
+def print_table(lines: list[dict[str, Any]], paths: tuple[str, str] = PATHS) -> None:
+    a, b = paths
     head = (
-        f"{'scenario':<24} {'n_envs':>6} {'wrapper/s':>10} {'batched/s':>10} {'ratio':>6} {'vs rec.':>7}   "
-        f"{'wrapper: env fwd upd':>22}   {'batched: env fwd upd':>22}"
+        f"{'scenario':<24} {'n_envs':>6} {a + '/s':>10} {b + '/s':>10} {'ratio':>6} {'vs rec.':>7}   "
+        f"{a + ': env fwd upd':>22}   {b + ': env fwd upd':>22}   {a + ' env/s':>14} {b + ' env/s':>14}"
     )
     print(head)
     print("-" * len(head))
     for line in lines:
-        shares = {p: " ".join(f"{100 * line[p][k]:5.1f}%" for k in ("env_s", "forward_s", "update_s")) for p in PATHS}
+        shares = {p: " ".join(f"{100 * line[p][k]:5.1f}%" for k in ("env_s", "forward_s", "update_s")) for p in paths}
         print(
-            f"{line['scenario']:<24} {line['n_envs']:>6} {line['wrapper']['steps_per_s']:>10.0f} "
-            f"{line['batched']['steps_per_s']:>10.0f} {line['ratio']:>5.2f}x {line['vs_recipe']:>6.2f}x   "
-            f"{shares['wrapper']:>22}   "
-            f"{shares['batched']:>22}"
+            f"{line['scenario']:<24} {line['n_envs']:>6} {line[a]['steps_per_s']:>10.0f} "
+            f"{line[b]['steps_per_s']:>10.0f} {line['ratio']:>5.2f}x {line['vs_recipe']:>6.2f}x   "
+            f"{shares[a]:>22}   {shares[b]:>22}   "
+            f"{line[a]['env_steps_per_s']:>14.0f} {line[b]['env_steps_per_s']:>14.0f}"
         )
-    print("(steps/s and ratio: medians over paired repeats; vs rec.: batched steps/s over the wrapper path's at the")
+    print(f"(steps/s and ratio: medians over paired repeats; vs rec.: {b} steps/s over the {a} path's at the")
     print(" recipe's n_envs; env / fwd / upd: median shares of wall time in the env's step, the rest of the rollout")
-    print(" (policy forward pass, buffer), and the PPO update)")
+    print(" (policy forward pass, buffer), and the PPO update; env/s: samples per second of time in the env's step)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,6 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="paired runs per setting (default 3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument(
+        "--env-device",
+        default=None,
+        help="compare the batched path on numpy with the batched path in torch on this device (cpu, cuda, cuda:N); "
+        "default: compare the wrapper and batched (numpy) paths",
+    )
+    parser.add_argument("--device", default="cpu", help="torch device of the PPO model (default cpu)")
     args = parser.parse_args(argv)
     if args.out.exists():
         print(f"error: {args.out} exists; not overwriting it", file=sys.stderr)
@@ -202,12 +247,18 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --rollouts and --repeats must be >= 1", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
+    paths = PATHS if args.env_device is None else TORCH_PATHS
+    env_device = args.env_device or "numpy"
     try:
+        if args.env_device is not None and args.env_device in ("numpy", "auto"):
+            raise ValueError(f"--env-device must name a torch device (cpu, cuda, cuda:N), got {args.env_device!r}")
+        check_device_available(args.device)
         recipes = {name: load_scenario(name) for name in args.scenarios}
+        for path in paths:  # warm up torch, the imports and the devices (and check them)
+            one_run(path, recipes[args.scenarios[0]], 4, 1, args.seed, env_device, args.device)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    one_run("batched", recipes[args.scenarios[0]], 4, 1, args.seed)  # warm up torch and the imports
     rows: list[dict[str, Any]] = []
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("x", newline="") as f:
@@ -216,12 +267,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, recipe in recipes.items():
             for n_envs in sorted(set(args.n_envs or [recipe["n_envs"], 64, 256])):
                 for repeat in range(args.repeats):
-                    order = PATHS if repeat % 2 == 0 else PATHS[::-1]
+                    order = paths if repeat % 2 == 0 else paths[::-1]
                     for path in order:
                         row = {
                             "scenario": name,
                             "repeat": repeat,
-                            **one_run(path, recipe, n_envs, args.rollouts, args.seed),
+                            **one_run(path, recipe, n_envs, args.rollouts, args.seed, env_device, args.device),
                         }
                         rows.append(row)
                         writer.writerow(row)
@@ -230,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"{name} {path:>7} n_envs={n_envs:<4} repeat {repeat}: {row['steps_per_s']:.0f} steps/s",
                             file=sys.stderr,
                         )
-    print_table(summary(rows, {name: recipe["n_envs"] for name, recipe in recipes.items()}))
+    print_table(summary(rows, {name: recipe["n_envs"] for name, recipe in recipes.items()}, paths), paths)
     return 0
 
 

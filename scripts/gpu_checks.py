@@ -7,7 +7,13 @@
 2. the aggregate steps/s of 8 concurrent SyrePPO runs sharing the GPU, through
    ``scripts/benchmark.py --device cuda --workers 8`` (the batched bandit at 1024 envs, 8 seeds): the sum of the
    runs' steps over the wall time of the whole command (process start and CUDA set-up included), and the sum of
-   the runs' own steps/s (from their ``done`` markers).
+   the runs' own steps/s (from their ``done`` markers);
+3. the torch-device batched path (``env_device: cuda``) against the numpy path, PPO on the GPU, at 1024 envs
+   (``scripts/bench_throughput.py --env-device cuda``);
+4. the batched Ant on MuJoCo Warp (``slippery_ant_gpu``), environment alone, at 1024, 4096 and 8192 worlds
+   (``scripts/bench_warp_ant.py``), with the projected time of 20M environment steps;
+5. SyrePPO end to end on ``slippery_ant_gpu`` at 1024, 4096 and 8192 worlds (three rollouts each, through
+   ``scripts/train.py``), with the projected time of a 20M-step run at that rate (needs the extra ``gpu``).
 
 Each step gets a share of the time budget and is stopped when it runs out (then reported as timed out, with no
 figure). Without a CUDA device the script stops at once with exit status 2; ``--smoke`` runs the same commands on
@@ -32,7 +38,11 @@ N_ENVS = 1024
 SINGLE_RUNS = {"relabelled_bandit_long": (16, 327_680), "permuted_cartpole_long": (8, 327_680)}
 CONCURRENT = {"scenario": "relabelled_bandit_long", "n_steps": 16, "steps": 163_840, "workers": 8}
 # share of the budget each step may use: two single runs, then the concurrent runs
-SHARES = (0.25, 0.25, 0.5)
+SHARES = (0.1, 0.1, 0.2)
+TORCH_SHARE, WARP_ENV_SHARE, WARP_PPO_SHARE = 0.1, 0.2, 0.3
+WARP_SIZES = (1024, 4096, 8192)
+WARP_ROLLOUT_STEPS = 16  # n_steps of slippery_ant_gpu
+RUN_STEPS = 20_000_000
 
 
 def cuda_description() -> str | None:
@@ -62,6 +72,38 @@ def read_done(run_dir: Path) -> dict[str, Any]:
     return json.loads((run_dir / "done").read_text())
 
 
+def train_once(
+    scenario: str,
+    n_envs: int,
+    steps: int,
+    device: str,
+    out: Path,
+    budget: float,
+    deadline: float,
+    n_steps: int | None = None,
+) -> tuple[str, bool]:
+    """One SyrePPO run through ``scripts/train.py``: its result line (steps/s, and the time of 20M steps at that
+    rate) and whether it finished within ``min(budget, deadline - now)`` seconds."""
+    cmd = [sys.executable, str(SCRIPTS / "train.py"), "--agent", "syre_ppo", "--env", scenario, "--device", device]
+    cmd += ["--steps", str(steps), "--set", f"n_envs={n_envs}", "--out", str(out), "--no-progress"]
+    if n_steps is not None:
+        cmd += ["--set", f"n_steps={n_steps}"]
+    print(" ".join(cmd[1:]), flush=True)
+    wall, code, tail = run(cmd, min(budget, deadline - time.perf_counter()))
+    label = f"syre_ppo {scenario} {n_envs} envs {device}: "
+    if code != 0:
+        print(tail, file=sys.stderr)
+        line = label + ("timed out" if code is None else f"failed ({code})")
+        print(line, flush=True)
+        return line, False
+    done = read_done(out)
+    rate = done["steps_per_second"]
+    line = label + f"{rate:.0f} steps/s ({done['num_timesteps']} steps in {done['seconds']:.1f} s; {wall:.1f} s "
+    line += f"with start-up); 20M steps at this rate: {RUN_STEPS / rate / 60:.1f} min"
+    print(line, flush=True)
+    return line, True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the run folders (must not exist)")
@@ -86,24 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
 
     for (scenario, (n_steps, steps)), share in zip(SINGLE_RUNS.items(), SHARES, strict=False):
-        out = args.out / "single" / scenario
         steps = max(N_ENVS * n_steps, int(steps * scale) // (N_ENVS * n_steps) * N_ENVS * n_steps)
-        cmd = [python, str(SCRIPTS / "train.py"), "--agent", "syre_ppo", "--env", scenario, "--device", device]
-        cmd += ["--steps", str(steps), "--set", f"n_envs={N_ENVS}", "--set", f"n_steps={n_steps}"]
-        cmd += ["--out", str(out), "--no-progress"]
-        print(" ".join(cmd[1:]), flush=True)
-        wall, code, tail = run(cmd, min(share * args.budget, deadline - time.perf_counter()))
-        if code == 0:
-            done = read_done(out)
-            line = f"syre_ppo {scenario} {N_ENVS} envs {device}: {done['steps_per_second']:.0f} steps/s"
-            line += f" ({done['num_timesteps']} steps in {done['seconds']:.1f} s; {wall:.1f} s with start-up)"
-        else:
-            failed = True
-            line = f"syre_ppo {scenario} {N_ENVS} envs {device}: " + (
-                "timed out" if code is None else f"failed ({code})"
-            )
-            print(tail, file=sys.stderr)
-        print(line, flush=True)
+        line, ok = train_once(
+            scenario, N_ENVS, steps, device, args.out / "single" / scenario, share * args.budget, deadline, n_steps
+        )
+        failed = failed or not ok
         results.append(line)
 
     workers = CONCURRENT["workers"]
@@ -131,6 +160,32 @@ def main(argv: list[str] | None = None) -> int:
         print(tail, file=sys.stderr)
     print(line, flush=True)
     results.append(line)
+
+    sizes = WARP_SIZES if not args.smoke else (4,)
+    torch_cmd = [python, str(SCRIPTS / "bench_throughput.py"), "--out", str(args.out / "bench_torch_env.csv")]
+    torch_cmd += ["--scenarios", "relabelled_bandit_long", "permuted_cartpole_long", "--n-envs", str(N_ENVS)]
+    torch_cmd += ["--env-device", device, "--device", device, "--rollouts", "8", "--repeats", "1"]
+    warp_cmd = [python, str(SCRIPTS / "bench_warp_ant.py"), "--n-envs", *map(str, sizes), "--device", device]
+    warp_cmd += ["--steps", "100" if not args.smoke else "3", "--out", str(args.out / "bench_warp_ant.csv")]
+    for label, cmd, share in (
+        ("torch-device batched env vs numpy, PPO on " + device, torch_cmd, TORCH_SHARE),
+        ("MuJoCo Warp Ant, environment alone", warp_cmd, WARP_ENV_SHARE),
+    ):
+        print(" ".join(cmd[1:]), flush=True)
+        wall, code, tail = run(cmd, min(share * args.budget, deadline - time.perf_counter()))
+        status = "done" if code == 0 else ("timed out" if code is None else f"failed ({code})")
+        failed = failed or code != 0
+        lines = [ln for ln in tail.splitlines() if "steps/s" in ln or ln.startswith("|")]
+        print(tail if code != 0 else "\n".join(lines), file=sys.stderr if code != 0 else sys.stdout, flush=True)
+        results.append(f"{label}: {status} in {wall:.1f} s; " + "; ".join(lines[-6:]))
+
+    for n in sizes:
+        budget = WARP_PPO_SHARE * args.budget / len(sizes)
+        line, ok = train_once(
+            "slippery_ant_gpu", n, 3 * n * WARP_ROLLOUT_STEPS, device, args.out / "warp_ppo" / str(n), budget, deadline
+        )
+        failed = failed or not ok
+        results.append(line)
 
     print("\nsummary (" + gpu + ")")
     for line in results:

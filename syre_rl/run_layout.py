@@ -61,6 +61,9 @@ __all__ = [
     "SWEEP_KEY",
     "TASKS_FILE",
     "TB_DIR",
+    "TRAP_DIR",
+    "TRAP_SUMMARY_FILE",
+    "TRAP_TRIALS_FILE",
     "checkpoint_files",
     "checkpoint_steps",
     "checkpoint_tasks_copy",
@@ -117,6 +120,10 @@ SWEEP_KEY = "sweep"
 # Report folder of a study (scripts/study.py) inside its benchmark folder, and its Markdown report.
 REPORT_DIR = "report"
 REPORT_FILE = "report.md"
+# The symmetry-trap experiment's folder (in a study folder) and files.
+TRAP_DIR = "symmetry_trap"
+TRAP_TRIALS_FILE = "trials.csv"
+TRAP_SUMMARY_FILE = "summary.csv"
 
 
 def run_path(root: str | Path, scenario: str, agent: str, seed: int) -> Path:

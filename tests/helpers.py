@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 
 # --set overrides that shrink any scenario run to a few seconds (tasks of 256 steps, tiny nets, no probe).
@@ -17,6 +18,39 @@ TINY_OVERRIDES = [
     "plasticity.batch_size=32",
     "plasticity.probe_every=0",
 ]
+
+# --set overrides that shrink an off-policy run to a few seconds: tasks of 256 steps, a tiny net, a small replay buffer
+# filled by a short random phase (the recipes' values are meant for long runs), no probe.
+OFF_POLICY_SMOKE = [
+    "scenario.schedule.steps_per_task=256",
+    "learning_starts=64",
+    "buffer_size=1000",
+    "batch_size=32",
+    "policy_kwargs.net_arch=[8, 8]",
+    "plasticity.batch_size=32",
+    "plasticity.probe_every=0",
+]
+
+# Per algorithm family (see agent_family): a catalogue scenario whose actions the family takes, and the --set
+# overrides of a smoke run on it. DQN on the bandit (4 envs): 4 gradient steps every 16 vector-env steps; SAC and
+# TD3 on the 1-env Pendulum: 2 gradient steps every 8 steps.
+SMOKE: dict[str, tuple[str, list[str]]] = {
+    "on_policy": ("relabelled_bandit", TINY_OVERRIDES),
+    "discrete": ("relabelled_bandit", [*OFF_POLICY_SMOKE, "train_freq=16", "gradient_steps=4"]),
+    "continuous": ("pendulum_physics", [*OFF_POLICY_SMOKE, "train_freq=8", "gradient_steps=2"]),
+}
+
+
+def agent_family(agent: str) -> str:
+    """``"on_policy"`` (PPO and its forms: any action space), ``"discrete"`` (DQN: Discrete actions) or
+    ``"continuous"`` (SAC, TD3: Box actions) for an agent recipe given by name or path."""
+    from syre_rl.experiments.agents import load_agent
+    from syre_rl.experiments.classes import accepted_action_spaces, resolve_algorithm
+
+    accepted = accepted_action_spaces(resolve_algorithm(load_agent(agent)["algorithm"]))
+    if accepted is None:
+        return "on_policy"
+    return "discrete" if spaces.Discrete in accepted else "continuous"
 
 
 class SwitchAt(gym.Wrapper):

@@ -19,10 +19,10 @@ from syre_rl.experiments.config import resolve_config
 from syre_rl.experiments.run import train
 from syre_rl.experiments.scenarios import list_scenarios, load_scenario
 from syre_rl.nonstationary.batched import BatchedVecEnv
-from syre_rl.nonstationary.scenarios import BACKENDS, validate_recipe
+from syre_rl.nonstationary.scenarios import BACKENDS, EXTRA_BACKENDS, validate_recipe
 
 REPO = Path(__file__).resolve().parents[1]
-WRAPPER_ONLY = {"classic_cycle", "slippery_ant", "slippery_ant_quick", "slippery_halfcheetah"}
+WRAPPER_ONLY = {"classic_cycle", "slippery_ant", "slippery_ant_gpu", "slippery_ant_quick", "slippery_halfcheetah"}
 
 
 def config(scenario: str, backend: str, steps: int = 512, agent: str = "syre_ppo", **extra: str) -> dict:
@@ -42,11 +42,13 @@ def run_files(run_dir: Path) -> set[str]:
 def test_every_recipe_names_its_backend_and_the_default_is_batched_where_it_exists() -> None:
     for name in list_scenarios():
         text = yaml.safe_load((REPO / "envs" / f"{name}.yaml").read_text())
-        assert text["backend"] in BACKENDS, name  # written out, so --set scenario.backend=... works for every one
+        # written out, so --set scenario.backend=... works for every one
+        assert text["backend"] in BACKENDS + EXTRA_BACKENDS, name
         recipe = load_scenario(name)
         del recipe["backend"]
         assert validate_recipe(recipe)["backend"] == ("wrapper" if name in WRAPPER_ONLY else "batched"), name
-        assert text["backend"] == validate_recipe(recipe)["backend"], name
+        if text["backend"] in BACKENDS:  # an extra backend (warp) is chosen, never the default
+            assert text["backend"] == validate_recipe(recipe)["backend"], name
 
 
 @pytest.mark.parametrize("scenario", ["relabelled_bandit_quick", "permuted_cartpole"])
@@ -141,12 +143,14 @@ def test_every_batched_scenario_passes_vec_env_checks(scenario: str) -> None:
     assert all(isinstance(env, BatchedVecEnv) for env in envs)
     env = envs[0]
     shape = env.observation_space.shape
+    # Long enough for episodes to end: Pendulum's never end before its time limit of 200 steps.
+    steps = 201 if cfg["scenario_recipe"]["base_env"].startswith("Pendulum") else 40
     runs = []
     for vec in envs:
         vec.seed(3)
         vec.action_space.seed(0)
         obs, ended = [vec.reset()], 0
-        for _ in range(40):
+        for _ in range(steps):
             o, rewards, dones, infos = vec.step(np.array([vec.action_space.sample() for _ in range(8)]))
             assert o.shape == (8, *shape) and o.dtype == env.observation_space.dtype
             assert rewards.shape == (8,) and rewards.dtype == np.float32 and dones.dtype == bool

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import TINY_OVERRIDES
+from helpers import SMOKE, TINY_OVERRIDES, agent_family
 
 from syre_rl.analysis.report import format_table, write_summary
 from syre_rl.analysis.summary import summarize
@@ -130,10 +130,31 @@ def test_every_agent_recipe_finishes_a_smoke_benchmark(tmp_path: Path) -> None:
     from syre_rl.experiments.agents import list_agents
 
     agents = list_agents()
-    results = run_benchmark(tiny_grid(agents, [0]), tmp_path, workers=2)
-    assert {r.spec.agent: r.status for r in results} == dict.fromkeys(agents, "done")
+    specs = []
+    for family, (scenario, overrides) in SMOKE.items():  # each agent on a scenario whose actions it takes
+        members = [a for a in agents if agent_family(a) == family]
+        assert members, f"no {family} agent in the catalogue"
+        specs += plan_grid(
+            members,
+            [scenario],
+            [0],
+            reference=None,
+            overrides=parse_overrides([*overrides, "checkpoint_every=128"]),
+            total_steps=STEPS,
+        )
+    assert sorted(s.agent for s in specs) == agents
+    results = run_benchmark(specs, tmp_path, workers=2)
+    assert {r.spec.agent: r.status for r in results} == dict.fromkeys(agents, "done"), [r.message for r in results]
     summary = write_summary(tmp_path, reference="ppo_reset")
     assert set(summary["agent"]) == set(agents)
+    assert set(summary["scenario"]) == {scenario for scenario, _ in SMOKE.values()}
+
+
+def test_a_grid_pairing_an_agent_with_actions_it_cannot_take_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"agent 'sac' \(SAC\) acts in Box action spaces only.*Discrete\(8\)"):
+        plan_grid(["ppo", "sac"], ["relabelled_bandit"], [0])
+    with pytest.raises(ValueError, match=r"agent 'dqn' \(DQN\) acts in Discrete action spaces only.*Box\("):
+        plan_grid(["dqn"], ["pendulum_physics"], [0])
 
 
 def test_failure_report_is_the_whole_final_error_on_one_line() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import agent_family
 from torch import nn
 
 from syre_rl.experiments.agents import list_agents, load_agent
@@ -31,6 +32,14 @@ SCENARIO = {
         "policy_kwargs": {"net_arch": [16, 16], "activation_fn": "tanh"},
     },
 }
+# The same with continuous actions, for SAC and TD3 agents.
+CONTINUOUS_SCENARIO = {
+    **SCENARIO,
+    "name": "tiny_continuous",
+    "base_env": "Pendulum-v1",
+    "family": {"type": "pendulum_physics", "parameters": {"g": [5.0, 15.0]}},
+}
+OFF_POLICY_AGENTS = {"dqn", "syre_dqn", "dqn_l2", "sac", "syre_sac", "sac_l2", "td3", "syre_td3", "td3_l2"}
 
 
 def test_recipe_dir_finds_the_checkout_folders() -> None:
@@ -43,12 +52,13 @@ def test_recipe_dir_finds_the_checkout_folders() -> None:
 
 def test_every_shipped_agent_recipe_loads_and_resolves() -> None:
     names = list_agents()
-    assert {"ppo", "ppo_l2", "syre_ppo"} <= set(names)
+    assert {"ppo", "ppo_l2", "syre_ppo"} | OFF_POLICY_AGENTS <= set(names)
     for name in names:
         recipe = load_agent(name)
         assert recipe["name"] == name, f"agents/{name}.yaml: name must equal the file stem"
         assert recipe["source"], f"agents/{name}.yaml: say where the defaults come from"
-        config = resolve_config(name, SCENARIO, seed=1)
+        scenario = CONTINUOUS_SCENARIO if agent_family(name) == "continuous" else SCENARIO
+        config = resolve_config(name, scenario, seed=1)
         assert config["agent"] == name and config["seed"] == 1
 
 
@@ -166,14 +176,32 @@ def test_recipe_dir_prefers_the_copy_shipped_in_the_package(tmp_path: Path, monk
 
 
 def test_every_shipped_scenario_resolves_with_every_algorithm() -> None:
-    from syre_rl.experiments.scenarios import list_scenarios
+    """Every catalogue agent resolves with every catalogue scenario whose actions it takes (PPO: any; DQN: Discrete;
+    SAC, TD3: Box), and is refused, naming the agent, the scenario's action space and what it takes, otherwise."""
+    from gymnasium import spaces
+
+    from syre_rl.experiments.scenarios import list_scenarios, make_scenario_env
 
     scenarios = list_scenarios()
-    assert {"relabelled_bandit", "permuted_cartpole", "slippery_ant"} <= set(scenarios)
+    assert {"relabelled_bandit", "permuted_cartpole", "slippery_ant", "pendulum_physics"} <= set(scenarios)
+    takes = {"on_policy": (spaces.Box, spaces.Discrete), "discrete": (spaces.Discrete,), "continuous": (spaces.Box,)}
+    families = {agent: agent_family(agent) for agent in list_agents()}
+    paired = dict.fromkeys(takes, 0)
     for name in scenarios:
-        for agent in ("ppo", "syre_ppo"):
-            config = resolve_config(agent, name)
-            assert config["scenario"] == name and config["total_steps"] >= 1 and config["n_envs"] >= 1
+        env = make_scenario_env(name, seed=0)
+        space = env.action_space
+        env.close()
+        for agent, family in families.items():
+            if isinstance(space, takes[family]):
+                config = resolve_config(agent, name)
+                assert config["scenario"] == name and config["total_steps"] >= 1 and config["n_envs"] >= 1
+                paired[family] += 1
+            else:
+                accepted = takes[family][0].__name__
+                with pytest.raises(ValueError, match=rf"agent '{agent}' .* {accepted} action spaces only") as info:
+                    resolve_config(agent, name)
+                assert f"scenario '{name}' has the action space {space}" in str(info.value)
+    assert all(paired.values()), f"every family needs a scenario in the catalogue: {paired}"
 
 
 def test_scenario_overrides_reach_the_training_settings():

@@ -13,9 +13,15 @@ PACKAGE = "syre_rl"
 # The harness layers; everything else in the package except its root __init__ is library.
 HARNESS = ("syre_rl.experiments", "syre_rl.analysis")
 TRAINING_DEPENDENCIES = ("torch", "stable_baselines3")
-# The one module of the environments allowed a training dependency: the batched envs' SB3 VecEnv subclass (the
-# package imports it lazily, so `import syre_rl.nonstationary` still needs no SB3).
-ENV_ADAPTERS = {"syre_rl.nonstationary.batched.vec_env": ("stable_baselines3",)}
+# The modules of the environments allowed a training dependency: the batched envs' SB3 VecEnv subclass, and the
+# batched env in torch with its dynamics and families (the package imports them lazily, so
+# `import syre_rl.nonstationary` still needs no SB3 and no torch).
+ENV_ADAPTERS = {
+    "syre_rl.nonstationary.batched.vec_env": ("stable_baselines3",),
+    "syre_rl.nonstationary.batched.torch_dynamics": ("torch",),
+    "syre_rl.nonstationary.batched.torch_families": ("torch",),
+    "syre_rl.nonstationary.batched.torch_env": ("torch",),
+}
 
 
 def under(name: str, prefixes: tuple[str, ...] | str) -> bool:

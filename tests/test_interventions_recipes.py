@@ -7,16 +7,24 @@ import pytest
 import torch
 import yaml
 from helpers import SwitchAt
-from stable_baselines3 import DQN, PPO, SAC
+from stable_baselines3 import DQN, PPO, SAC, TD3
 from stable_baselines3.common.callbacks import BaseCallback
 
-from syre_rl import AnchoredDecayDQN, AnchoredDecayPPO, AnchoredDecaySAC, SyreDQN, SyrePPO, SyreSAC
-from syre_rl.experiments.classes import resolve_algorithm, resolve_policy
+from syre_rl import (
+    AnchoredDecayDQN,
+    AnchoredDecayPPO,
+    AnchoredDecaySAC,
+    AnchoredDecayTD3,
+    SyreDQN,
+    SyrePPO,
+    SyreSAC,
+    SyreTD3,
+)
+from syre_rl.experiments.classes import build_hyperparameters, resolve_algorithm, resolve_policy
 from syre_rl.interventions import INTERVENTIONS, ReDo, ShrinkAndPerturb, build_intervention, build_interventions
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
-# Off-policy recipes wait in agents/off_policy/ until the benchmark grid gives them their own smoke settings.
-RECIPES = sorted(AGENTS.glob("*.yaml")) + sorted((AGENTS / "off_policy").glob("*.yaml"))
+RECIPES = sorted(AGENTS.glob("*.yaml"))
 KEYS = {"name", "description", "source", "algorithm", "policy", "policy_kwargs", "hyperparameters", "interventions"}
 # Small stand-in for a scenario's hyperparameters, merged under the recipe's.
 SMOKE = {"n_steps": 64, "batch_size": 64, "n_epochs": 1, "policy_kwargs": {"net_arch": [16, 16]}}
@@ -26,7 +34,7 @@ OFF_POLICY_SMOKE = {"learning_starts": 64, "batch_size": 32, "buffer_size": 1000
 FAMILIES = {
     "on_policy": ((PPO, SyrePPO, AnchoredDecayPPO), "CartPole-v1", {}),
     "discrete": ((DQN, SyreDQN, AnchoredDecayDQN), "CartPole-v1", OFF_POLICY_SMOKE),
-    "continuous": ((SAC, SyreSAC, AnchoredDecaySAC), "Pendulum-v1", OFF_POLICY_SMOKE),
+    "continuous": ((SAC, SyreSAC, AnchoredDecaySAC, TD3, SyreTD3, AnchoredDecayTD3), "Pendulum-v1", OFF_POLICY_SMOKE),
 }
 # Make cadence-bound interventions fire within the smoke run.
 FIRE_SOON = {"redo": {"every_n_rollouts": 1}, "cbp": {"maturity_threshold": 2, "replacement_rate": 0.05}}
@@ -36,7 +44,7 @@ def test_catalogue_is_complete():
     names = {p.stem for p in RECIPES}
     expected = {"ppo", "ppo_l2", "ppo_l2_init", "syre_ppo", "ppo_layernorm", "ppo_layernorm_l2", "syre_ppo_layernorm"}
     expected |= {"ppo_ns_adam", "ppo_shrink_perturb", "ppo_redo", "ppo_cbp", "ppo_reset", "ppo_reset_heads"}
-    expected |= {"dqn", "syre_dqn", "dqn_l2", "sac", "syre_sac", "sac_l2"}
+    expected |= {"dqn", "syre_dqn", "dqn_l2", "sac", "syre_sac", "sac_l2", "td3", "syre_td3", "td3_l2"}
     assert expected <= names
     used = {spec["type"] for p in RECIPES for spec in yaml.safe_load(p.read_text())["interventions"]}
     assert used == set(INTERVENTIONS)
@@ -61,6 +69,7 @@ def test_recipe_builds_and_trains(path):
         hyper["policy_kwargs"] = {**recipe["policy_kwargs"], **SMOKE["policy_kwargs"]}
     torch.manual_seed(0)
     env = SwitchAt(gym.make(env_id), at=128)
+    hyper = build_hyperparameters(hyper, env.action_space)  # e.g. TD3's action noise, written as a mapping
     model = algorithm(resolve_policy(algorithm, recipe["policy"]), env, seed=0, **hyper)
     model.learn(256, callback=callbacks)
     assert model.num_timesteps == 256

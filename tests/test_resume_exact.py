@@ -81,20 +81,12 @@ PENDULUM_DRIFT = {
 }
 
 
-# Off-policy recipes, kept in agents/off_policy/ until the benchmark grid gives them their own smoke settings.
-OFF_POLICY_RECIPES = Path(__file__).resolve().parents[1] / "agents" / "off_policy"
-OFF_POLICY_AGENTS = sorted(p.stem for p in OFF_POLICY_RECIPES.glob("*.yaml"))
-ALL_AGENTS = sorted([*list_agents(), *OFF_POLICY_AGENTS])
-
-
-def recipe_of(agent: str) -> str:
-    """The agent's name, or the path of its recipe when it is not in the catalogue."""
-    return str(OFF_POLICY_RECIPES / f"{agent}.yaml") if agent in OFF_POLICY_AGENTS else agent
+ALL_AGENTS = list_agents()
 
 
 def family(agent: str) -> str:
     """``"on_policy"``, ``"discrete"`` (DQN) or ``"continuous"`` (SAC, TD3): which scenario and settings fit."""
-    algorithm = resolve_algorithm(load_agent(recipe_of(agent))["algorithm"])
+    algorithm = resolve_algorithm(load_agent(agent)["algorithm"])
     if not issubclass(algorithm, OffPolicyAlgorithm):
         return "on_policy"
     return "discrete" if issubclass(algorithm, DQN) else "continuous"
@@ -112,7 +104,7 @@ def config_of(agent: str, scenario: str = "relabelled_bandit", extra: tuple[str,
         recipe, overrides = load_scenario(scenario), [*OFF_POLICY_TINY, *DQN_TINY]
     recipe["hyperparameters"] = {}
     overrides += [*ACTIVE.get(agent, []), *extra]
-    return resolve_config(recipe_of(agent), recipe, seed=0, overrides=overrides, total_steps=steps, device="cpu")
+    return resolve_config(agent, recipe, seed=0, overrides=overrides, total_steps=steps, device="cpu")
 
 
 _REFERENCES: dict[str, Path] = {}

@@ -207,9 +207,19 @@ def plot_relative(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path
     return _save(fig, out_dir, f"relative_{scenario}")
 
 
-def plot_benchmark(roots: str | Path | Iterable[str | Path], out_dir: str | Path) -> list[Path]:
-    """All figures for the runs under ``roots``, written to ``out_dir``; returns the files written."""
+def plot_benchmark(
+    roots: str | Path | Iterable[str | Path], out_dir: str | Path, finished_only: bool = False
+) -> list[Path]:
+    """All figures for the runs under ``roots``, written to ``out_dir``; returns the files written.
+
+    :param finished_only: leave out the runs without a ``done`` marker (default False: runs in progress are drawn
+        as far as they got).
+    """
     runs = load_runs(roots)
+    if finished_only:
+        runs = runs[runs["done"]].reset_index(drop=True)
+        if runs.empty:
+            return []
     runs["agent"] = [agent_label(a, v) for a, v in zip(runs["agent"], runs["variant"])]  # a sweep's variants apart
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -100,3 +100,21 @@ def _pairwise_poi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     greater = (a[:, :, None] > b[:, None, :]).mean(axis=(1, 2))
     equal = (a[:, :, None] == b[:, None, :]).mean(axis=(1, 2))
     return greater + 0.5 * equal
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a binomial proportion (``z = 1.96``): it stays inside [0, 1] and is not empty at
+    0 or ``trials`` successes, where the normal interval collapses.
+
+    :param successes: number of successes, in ``[0, trials]``.
+    :param trials: number of trials, >= 1.
+    :return: ``(low, high)``.
+    :raises ValueError: ``trials < 1`` or ``successes`` outside ``[0, trials]``.
+    """
+    if trials < 1 or not 0 <= successes <= trials:
+        raise ValueError(f"wilson_interval needs 0 <= successes <= trials and trials >= 1, got {successes}/{trials}")
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))

@@ -1,6 +1,7 @@
-"""The report of a study, generated from its run folders only: ``report.md`` with, per scenario, the summary table
-(mean [95% bootstrap CI] (IQM) over seeds), the probability of improvement of the focus agents over every other
-agent, and how often each intervention acted; the summary CSVs; and the figures.
+"""The report of a study, generated from its run folders only: ``report.md`` with the verdicts on the paper's
+claims (:mod:`syre_rl.analysis.verdicts`), the symmetry-trap counts when the study folder holds them, and per
+scenario the summary table (mean [95% bootstrap CI] (IQM) over seeds), the probability of improvement of the focus
+agents over every other agent, and how often each intervention acted; the summary CSVs; and the figures.
 
 Probability of improvement (:func:`~syre_rl.analysis.statistics.probability_of_improvement`) is computed per
 scenario over the seeds of the two agents (variants) on
@@ -8,8 +9,10 @@ scenario over the seeds of the two agents (variants) on
 * ``late_relative_return``: mean over the last third of the tasks (at least one, never the first) of the final
   return relative to task 1 (:func:`late_relative_return`);
 * ``reference_relative_return``: mean over tasks of the final return relative to the reset reference;
-* ``srank`` (higher is better) and ``dormant_ratio`` (lower is better: compared as P(X < Y) + 0.5 P(X = Y)), the
-  last measured values.
+* ``mean_task_return``: mean over tasks of the final return;
+* the unit-level metrics at the last measurement: ``srank`` and ``srank_retained`` (last over first measurement),
+  higher is better; ``dormant_ratio`` and ``symmetry_collapse``, lower is better (compared as
+  P(X < Y) + 0.5 P(X = Y)).
 """
 
 from __future__ import annotations
@@ -20,21 +23,43 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from syre_rl.analysis.metrics import SRANK, metric_curve
 from syre_rl.analysis.report import idle_warnings, markdown_table
 from syre_rl.analysis.runs import agent_label, find_runs, read_done
 from syre_rl.analysis.statistics import probability_of_improvement
 from syre_rl.analysis.summary import summarize
 from syre_rl.analysis.tasks import task_summary
-from syre_rl.run_layout import DEFAULT_REFERENCE, REPORT_FILE, RUNS_FILE, SUMMARY_FILE, SUMMARY_MARKDOWN
+from syre_rl.analysis.trap import trap_markdown, trap_summary
+from syre_rl.analysis.verdicts import claim_verdicts, verdicts_markdown
+from syre_rl.run_layout import (
+    DEFAULT_REFERENCE,
+    METRICS_FILE,
+    REPORT_FILE,
+    RUNS_FILE,
+    SUMMARY_FILE,
+    SUMMARY_MARKDOWN,
+    TRAP_DIR,
+    TRAP_TRIALS_FILE,
+    load_config,
+)
 
 # Per-run numbers compared by probability of improvement: (column, label, higher is better).
 IMPROVEMENT_METRICS: tuple[tuple[str, str, bool], ...] = (
     ("late_relative_return", "late tasks / task 1", True),
     ("reference_relative_return", "return / reset", True),
+    ("mean_task_return", "mean task return", True),
     ("srank", "srank", True),
+    ("srank_retained", "srank last / first", True),
     ("dormant_ratio", "dormant ratio (lower is better)", False),
+    ("symmetry_collapse", "symmetry collapse (lower is better)", False),
 )
 IMPROVEMENT_FILE = "improvement.csv"
+TRAP_REPORT_FILE = "symmetry_trap.csv"
+VERDICT_RULE = (
+    "Rule (see `syre_rl.analysis.verdicts`): X is better than Y when the 95% interval of P(X > Y) lies above 0.5; "
+    "PPO loses a quantity when the 95% interval of its last-over-first ratio lies below 1; a claim is supported "
+    "where PPO loses it and syre is better, contradicted where the other side is better, not shown otherwise."
+)
 INTERVENTIONS_FILE = "interventions.csv"
 FIGURES_DIR = "figures"
 
@@ -50,6 +75,33 @@ def late_relative_return(run_dir: str | Path) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
+#: Per-run numbers the report adds to the summary's (see :func:`_run_extras`).
+EXTRA_COLUMNS: tuple[str, ...] = ("late_relative_return", "mean_task_return", "srank_retained", "weight_decay")
+
+
+def _run_extras(run_dir: str | Path) -> dict[str, float]:
+    """``late_relative_return`` (:func:`late_relative_return`); ``mean_task_return``, the mean over tasks of the
+    final return; ``srank_retained``, the srank at the last measurement over the first; ``weight_decay``, the run's
+    anchored-decay gamma (NaN without one)."""
+    run_dir = Path(run_dir)
+    tasks = task_summary(run_dir)
+    out = {
+        "late_relative_return": late_relative_return(run_dir),
+        "mean_task_return": float(tasks["final_return"].mean()) if len(tasks) else float("nan"),
+        "srank_retained": float("nan"),
+        "weight_decay": float("nan"),
+    }
+    metrics_path = run_dir / METRICS_FILE
+    if metrics_path.is_file() and metrics_path.stat().st_size > 0:
+        curve = metric_curve(pd.read_csv(metrics_path), SRANK)
+        if curve is not None and len(curve) > 1 and curve.iloc[0] > 0:
+            out["srank_retained"] = float(curve.iloc[-1] / curve.iloc[0])
+    gamma = (load_config(run_dir).get("hyperparameters") or {}).get("weight_decay")
+    if isinstance(gamma, (int, float)):
+        out["weight_decay"] = float(gamma)
+    return out
+
+
 def _per_run(root: Path, reference: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     summary = summarize(root, reference)
     per_run = summary.attrs.get("per_run")
@@ -60,9 +112,10 @@ def _per_run(root: Path, reference: str | None) -> tuple[pd.DataFrame, pd.DataFr
     per_run = per_run.copy()
     if "variant" not in per_run:
         per_run["variant"] = ""
-    late = {(r.scenario, r.agent, r.variant, r.seed): late_relative_return(r.run_dir) for r in runs.itertuples()}
-    keys = zip(per_run["scenario"], per_run["agent"], per_run["variant"], per_run["seed"])
-    per_run["late_relative_return"] = [late.get(k, float("nan")) for k in keys]
+    extra = {(r.scenario, r.agent, r.variant, r.seed): _run_extras(r.run_dir) for r in runs.itertuples()}
+    keys = list(zip(per_run["scenario"], per_run["agent"], per_run["variant"], per_run["seed"]))
+    for column in EXTRA_COLUMNS:
+        per_run[column] = [extra.get(k, {}).get(column, float("nan")) for k in keys]
     per_run["label"] = [agent_label(a, v) for a, v in zip(per_run["agent"], per_run["variant"])]
     return summary, per_run
 
@@ -210,7 +263,14 @@ def write_report(
     if figures and bool(runs["done"].any()):
         from syre_rl.analysis.plots import plot_benchmark
 
-        paths = plot_benchmark(root, out_dir / FIGURES_DIR)
+        paths = plot_benchmark(root, out_dir / FIGURES_DIR, finished_only=True)
+
+    trap = None
+    trials = root / TRAP_DIR / TRAP_TRIALS_FILE
+    if trials.is_file():
+        trap = trap_summary(trials)
+        trap.to_csv(out_dir / TRAP_REPORT_FILE, index=False)
+    verdicts = claim_verdicts(per_run, trap) if not per_run.empty or trap is not None else []
 
     done = int(runs["done"].sum())
     lines = [f"# {title}", ""]
@@ -221,6 +281,17 @@ def write_report(
         + (f", {len(runs) - done} unfinished (left out)." if len(runs) > done else "."),
         "",
     ]
+    if verdicts:
+        lines += ["## Verdicts on the paper's claims", "", VERDICT_RULE, "", verdicts_markdown(verdicts)]
+    if trap is not None:
+        lines += [
+            "## Symmetry trap",
+            "",
+            "Trials that left a collapsed state (units that are copies of each other, or dead), per decay "
+            f"[95% Wilson interval]; from `{TRAP_DIR}/{TRAP_TRIALS_FILE}`.",
+            "",
+            trap_markdown(trap),
+        ]
     for scenario in sorted(runs["scenario"].unique()):
         lines += [f"## {scenario}", ""]
         rows = summary[summary["scenario"] == scenario]

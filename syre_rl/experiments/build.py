@@ -14,7 +14,12 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from syre_rl.experiments.classes import build_policy_kwargs, resolve_algorithm, resolve_policy
+from syre_rl.experiments.classes import (
+    build_hyperparameters,
+    build_policy_kwargs,
+    resolve_algorithm,
+    resolve_policy,
+)
 from syre_rl.experiments.monitor import EpisodeMonitor
 from syre_rl.nonstationary.batched.vec_env import make_batched_vec_env
 from syre_rl.nonstationary.scenarios import env_seed, make_scenario_env, validate_recipe
@@ -53,6 +58,12 @@ def make_vec_env(config: Mapping[str, Any]) -> VecEnv:
     recipe = validate_recipe(config["scenario_recipe"])
     if recipe["backend"] == "batched":
         return make_batched_vec_env(recipe, seed, n_envs)
+    if recipe["backend"] == "warp":
+        # Imported here: the backend needs the optional extra gpu (the error names it when it is missing).
+        from syre_rl.nonstationary.warp.support import warp_device
+        from syre_rl.nonstationary.warp.vec_env import make_warp_vec_env
+
+        return make_warp_vec_env(recipe, seed, n_envs, device=warp_device(config.get("device")))
     fns: list[Callable[[], gym.Env]] = [
         partial(_make_one_env, config["scenario_recipe"], seed, n_envs, rank) for rank in range(n_envs)
     ]
@@ -60,15 +71,14 @@ def make_vec_env(config: Mapping[str, Any]) -> VecEnv:
 
 
 def build_model(config: Mapping[str, Any], env: VecEnv, run_dir: str | Path | None = None) -> BaseAlgorithm:
-    """The algorithm named by the config, on ``env``, logging TensorBoard to ``run_dir/tb`` when given (an off-policy
-    ``train_freq`` given as a list, ``[n, "episode"]``, is passed as the tuple SB3 takes)."""
+    """The algorithm named by the config, on ``env``, logging TensorBoard to ``run_dir/tb`` when given (off-policy
+    values written as plain YAML, a ``train_freq`` list or an ``action_noise`` mapping, become the objects SB3 takes:
+    :func:`~syre_rl.experiments.classes.build_hyperparameters`)."""
     algorithm = resolve_algorithm(config["algorithm"])
     policy = config["policy"]
     if policy not in getattr(algorithm, "policy_aliases", {}):
         policy = resolve_policy(algorithm, policy)
-    hyperparameters = dict(config["hyperparameters"])
-    if isinstance(hyperparameters.get("train_freq"), list):  # [n, "episode"] in YAML; SB3 takes a tuple
-        hyperparameters["train_freq"] = tuple(hyperparameters["train_freq"])
+    hyperparameters = build_hyperparameters(config["hyperparameters"], env.action_space)
     return algorithm(
         policy,
         env,

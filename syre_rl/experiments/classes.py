@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gymnasium import spaces
     from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.noise import ActionNoise
 
 # Algorithms a recipe may name without a dotted path.
 ALGORITHMS: dict[str, str] = {
@@ -51,6 +53,15 @@ RESERVED_ALGORITHM_ARGS: frozenset[str] = frozenset(
     {"self", "policy", "env", "policy_kwargs", "seed", "device", "tensorboard_log", "_init_setup_model"}
 )
 
+# Settings of off-policy agents that are not constructor arguments: the experiment layer turns them into arguments
+# (``replay_ratio`` into ``train_freq`` and ``gradient_steps``, see syre_rl.experiments.config.apply_replay_ratio).
+OFF_POLICY_SETTINGS: tuple[str, ...] = ("replay_ratio",)
+
+# Action noises a recipe may name as ``action_noise: {type: NAME, sigma: S, mean: M}`` (the same S and M for every
+# action dimension), mapped to stable_baselines3.common.noise class names. Only noises without a state of their own:
+# a run draws them from NumPy's global generator, which checkpoints restore, so a resumed run stays exact.
+ACTION_NOISES: dict[str, str] = {"normal": "NormalActionNoise"}
+
 
 def import_object(path: str) -> Any:
     """Import ``"package.module:Name"`` or ``"package.module.Name"``."""
@@ -80,6 +91,28 @@ def resolve_policy(algorithm: type, policy: str) -> type:
     raise ValueError(
         f"unknown policy {policy!r} for {algorithm.__name__}; accepted: {sorted(aliases)} or a dotted path"
     )
+
+
+def is_off_policy(algorithm: type) -> bool:
+    """Whether ``algorithm`` learns from a replay buffer (a subclass of SB3's ``OffPolicyAlgorithm``: SAC, TD3, DQN
+    and their syre and anchored-decay forms)."""
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
+    return issubclass(algorithm, OffPolicyAlgorithm)
+
+
+def accepted_action_spaces(algorithm: type) -> tuple[type[spaces.Space], ...] | None:
+    """The action spaces an off-policy algorithm acts in: ``Discrete`` for DQN, ``Box`` for SAC and TD3 (and their
+    subclasses), as SB3 checks when the model is built; None for any other algorithm (PPO and A2C act in every
+    space SB3 supports; an unknown algorithm is left to SB3's own check)."""
+    from gymnasium import spaces
+    from stable_baselines3 import DQN, SAC, TD3
+
+    if issubclass(algorithm, DQN):
+        return (spaces.Discrete,)
+    if issubclass(algorithm, (SAC, TD3)):
+        return (spaces.Box,)
+    return None
 
 
 def accepted_kwargs(cls: type) -> set[str]:
@@ -113,8 +146,13 @@ def argument_defaults(cls: type) -> dict[str, Any]:
 
 def algorithm_keys(algorithm: str) -> list[str]:
     """Hyperparameter names an algorithm accepts from a recipe or ``--set`` (its constructor arguments, less those
-    the experiment layer sets: policy, env, policy_kwargs, seed, device, tensorboard_log)."""
-    return sorted(accepted_kwargs(resolve_algorithm(algorithm)) - RESERVED_ALGORITHM_ARGS)
+    the experiment layer sets: policy, env, policy_kwargs, seed, device, tensorboard_log; for an off-policy
+    algorithm, plus :data:`OFF_POLICY_SETTINGS`)."""
+    cls = resolve_algorithm(algorithm)
+    keys = accepted_kwargs(cls) - RESERVED_ALGORITHM_ARGS
+    if is_off_policy(cls):
+        keys |= set(OFF_POLICY_SETTINGS)
+    return sorted(keys)
 
 
 def policy_keys(algorithm: str, policy: str) -> list[str]:
@@ -152,4 +190,29 @@ def build_policy_kwargs(policy_kwargs: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = getattr(optim, OPTIMIZERS[value.lower()])
         else:
             out[key] = import_object(value)
+    return out
+
+
+def build_action_noise(spec: Mapping[str, Any], action_space: spaces.Space) -> ActionNoise:
+    """The SB3 action noise of a recipe's ``action_noise: {type: normal, sigma: 0.1, mean: 0.0}`` for a Box action
+    space: the same ``sigma`` (and ``mean``, default 0) for every action dimension. The values are checked by
+    :func:`syre_rl.experiments.config.check_hyperparameters`."""
+    import numpy as np
+    from stable_baselines3.common import noise
+
+    shape = action_space.shape or (1,)
+    cls = getattr(noise, ACTION_NOISES[spec["type"]])
+    return cls(mean=np.full(shape, float(spec.get("mean", 0.0))), sigma=np.full(shape, float(spec["sigma"])))
+
+
+def build_hyperparameters(hyperparameters: Mapping[str, Any], action_space: spaces.Space) -> dict[str, Any]:
+    """The algorithm's keyword arguments from a resolved config's plain ``hyperparameters``: an off-policy
+    ``train_freq`` given as a list (``[n, "episode"]`` in YAML) becomes the tuple SB3 takes, an ``action_noise``
+    given as a mapping becomes the noise object (:func:`build_action_noise`); every other value is passed as it is.
+    """
+    out = dict(hyperparameters)
+    if isinstance(out.get("train_freq"), list):
+        out["train_freq"] = tuple(out["train_freq"])
+    if isinstance(out.get("action_noise"), Mapping):
+        out["action_noise"] = build_action_noise(out["action_noise"], action_space)
     return out

@@ -10,23 +10,31 @@ turns them into Python objects when the model is built. It is saved as the run f
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import re
 from collections.abc import Iterable, Mapping
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from syre_rl.experiments.agents import load_agent, validate_agent
 from syre_rl.experiments.classes import (
+    ACTION_NOISES,
     ACTIVATIONS,
+    OFF_POLICY_SETTINGS,
+    accepted_action_spaces,
     algorithm_keys,
     argument_defaults,
+    is_off_policy,
     plasticity_keys,
     policy_keys,
     resolve_algorithm,
 )
+from syre_rl.experiments.recipe_files import list_recipes
 from syre_rl.experiments.scenarios import load_scenario
 from syre_rl.experiments.yaml_loader import parse_value
-from syre_rl.nonstationary.scenarios import validate_recipe
+from syre_rl.nonstationary.scenarios import make_scenario_env, validate_recipe
 from syre_rl.validation import check_fraction, check_int, check_real
 
 # Top-level keys of the resolved config that --set may change directly.
@@ -36,8 +44,18 @@ RUN_SETTINGS: dict[str, type[int]] = {
     "checkpoint_every": int,
 }
 
+# Optional keys of a scenario recipe that --set may add where the recipe leaves them out (absent means the default).
+ADDABLE_SCENARIO_KEYS: tuple[str, ...] = ("env_device",)
+
 # Default distance between checkpoints, in environment steps, when a recipe does not say (about 10 per run).
 DEFAULT_CHECKPOINTS_PER_RUN = 10
+
+# Largest train_freq (vector-env steps between two trainings) that a replay_ratio may be turned into.
+MAX_TRAIN_FREQ = 1000
+
+# A catalogue scenario to suggest to an off-policy agent paired with a scenario whose actions it cannot take, by the
+# name of the action space it accepts.
+EXAMPLE_SCENARIOS: dict[str, str] = {"Box": "pendulum_physics", "Discrete": "permuted_cartpole"}
 
 # Device strings a config accepts: "auto" (CUDA when available, else the CPU), "cpu", "cuda", "cuda:N", "mps".
 DEVICE_TYPES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
@@ -80,6 +98,7 @@ def valid_override_keys(config: Mapping[str, Any]) -> list[str]:
     keys += [f"policy_kwargs.{k}" for k in policy_keys(config["algorithm"], config["policy"])]
     keys += [f"plasticity.{k}" for k in plasticity_keys()]
     keys += [f"scenario.{k}" for k in _leaf_paths(config["scenario_recipe"])]
+    keys += [f"scenario.{k}" for k in ADDABLE_SCENARIO_KEYS if k not in config["scenario_recipe"]]
     for i, intervention in enumerate(config["interventions"]):
         keys += [f"interventions.{i}.{k}" for k in intervention if k != "type"]
     return keys
@@ -110,15 +129,18 @@ def resolve_config(
     :param seed: seed of the run (model, theta_0 and environments).
     :param overrides: ``{key: value}`` or ``["key=value", ...]``. Keys: an algorithm argument (``learning_rate``),
         ``policy_kwargs.KEY``, ``plasticity.KEY`` (PlasticityCallback argument), ``scenario.PATH`` (a value already in
-        the scenario recipe, e.g. ``scenario.schedule.steps_per_task``), ``interventions.I.KEY``, or one of
-        ``total_steps``, ``n_envs``, ``checkpoint_every``. An unknown key raises a ValueError listing the valid ones.
+        the scenario recipe, e.g. ``scenario.schedule.steps_per_task``, or one of ``ADDABLE_SCENARIO_KEYS``:
+        ``scenario.env_device``), ``interventions.I.KEY``, or one of ``total_steps``, ``n_envs``,
+        ``checkpoint_every``; for an off-policy agent also ``replay_ratio`` (see :func:`apply_replay_ratio`). An
+        unknown key raises a ValueError listing the valid ones.
     :param total_steps: environment steps of the run (all sub-envs together); default the scenario's
         ``total_steps``. An override ``total_steps=...`` wins over it.
     :param device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` (see :func:`check_device`; whether
         the device exists is checked by :func:`check_device_available`, where the run trains).
     :return: a plain dict (YAML-serialisable); see the module docstring.
-    :raises ValueError: an unknown recipe, key or device, or a value out of range (see :func:`check_hyperparameters`),
-        in one line naming the value and what is accepted.
+    :raises ValueError: an unknown recipe, key or device, a value out of range (see :func:`check_hyperparameters`),
+        or an off-policy agent paired with a scenario whose action space it cannot act in (see
+        :func:`check_action_space`), in one line naming the value and what is accepted.
     """
     agent_recipe = validate_agent(agent, "agent recipe") if isinstance(agent, Mapping) else load_agent(agent)
     if isinstance(scenario, Mapping):
@@ -139,7 +161,11 @@ def resolve_config(
     if scenario_overrides:
         scenario_recipe = copy.deepcopy(scenario_recipe)
         for key, value in scenario_overrides.items():
-            _set_path(scenario_recipe, key.split(".")[1:], copy.deepcopy(value), key)
+            path = key.split(".")[1:]
+            if len(path) == 1 and path[0] in ADDABLE_SCENARIO_KEYS:
+                scenario_recipe[path[0]] = copy.deepcopy(value)
+            else:
+                _set_path(scenario_recipe, path, copy.deepcopy(value), key)
         scenario_recipe = validate_recipe(scenario_recipe)
 
     # Every value is a copy: an object in two places of the config would be saved as a YAML alias.
@@ -174,7 +200,12 @@ def resolve_config(
     for key, value in overrides.items():
         if key not in scenario_overrides:
             _apply_override(config, key, copy.deepcopy(value))
+    off_policy = is_off_policy(resolve_algorithm(config["algorithm"]))
+    if off_policy:
+        apply_replay_ratio(config, agent_recipe["hyperparameters"], overrides)
     _check_config(config)
+    if off_policy:
+        check_action_space(config)
     if config["checkpoint_every"] is None:
         config["checkpoint_every"] = max(1, config["total_steps"] // DEFAULT_CHECKPOINTS_PER_RUN)
     return config
@@ -203,8 +234,126 @@ def _apply_override(config: dict[str, Any], key: str, value: Any) -> None:
         config["interventions"][int(index)][name] = value
     elif key in algorithm_keys(config["algorithm"]):
         config["hyperparameters"][key] = value
+    elif key in OFF_POLICY_SETTINGS:
+        raise ValueError(_off_policy_only(key, config))
     else:
         raise ValueError(f"unknown --set key {key!r}; valid keys: {valid_override_keys(config)}")
+
+
+def _off_policy_only(key: str, config: Mapping[str, Any]) -> str:
+    return (
+        f"{key} is a setting of off-policy agents (SAC, TD3, DQN and their syre and L2 forms); agent "
+        f"{config['agent']!r} runs {config['algorithm']}, which learns from rollouts, not from a replay buffer"
+    )
+
+
+def replay_ratio_schedule(replay_ratio: Any, n_envs: int) -> tuple[int, int]:
+    """SB3's ``train_freq`` and ``gradient_steps`` for a replay ratio.
+
+    The replay ratio is the number of gradient steps per environment step, counting the steps of all sub-envs. SB3
+    trains every ``train_freq`` steps of the vector env (each one step of every sub-env, ``n_envs`` environment
+    steps) and then takes ``gradient_steps`` gradient steps, so ``replay_ratio = gradient_steps / (train_freq *
+    n_envs)``. The pair is ``replay_ratio * n_envs`` written as the fraction ``gradient_steps / train_freq`` in
+    lowest terms: ``train_freq = 1`` and ``gradient_steps = replay_ratio * n_envs`` where that is a whole number
+    (ratio 1 with 1 env: 1, 1; ratio 8 with 4 envs: 1, 32; ratio 0.5 with 4 envs: 1, 2), otherwise the smallest
+    ``train_freq`` that makes it one (ratio 0.25 with 1 env: 4, 1; ratio 0.3 with 1 env: 10, 3; ratio 0.1 with 4
+    envs: 5, 2).
+
+    :param replay_ratio: gradient steps per environment step, a finite number > 0.
+    :param n_envs: sub-envs of the run.
+    :return: ``(train_freq, gradient_steps)``.
+    :raises ValueError: a ratio that is not a number > 0, or one that needs a ``train_freq`` above
+        :data:`MAX_TRAIN_FREQ` (e.g. 1e-4 with 1 env).
+    """
+    ratio = check_real("replay_ratio", replay_ratio, low=0.0, low_open=True)
+    n_envs = check_int("n_envs", n_envs, low=1)
+    per_call = Fraction(ratio * n_envs).limit_denominator(MAX_TRAIN_FREQ)
+    if per_call == 0 or abs(float(per_call) - ratio * n_envs) > 1e-9 * ratio * n_envs:
+        raise ValueError(
+            f"replay_ratio {replay_ratio!r} with n_envs={n_envs} is not gradient_steps / (train_freq * n_envs) for "
+            f"any train_freq <= {MAX_TRAIN_FREQ}; give a ratio such as 0.1, 0.25, 1 or 8"
+        )
+    return per_call.denominator, per_call.numerator
+
+
+def apply_replay_ratio(
+    config: dict[str, Any], recipe_hyperparameters: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> None:
+    """Turn an off-policy config's ``replay_ratio`` (gradient steps per environment step) into ``train_freq`` and
+    ``gradient_steps`` (:func:`replay_ratio_schedule`, with the run's ``n_envs``), in place.
+
+    A ``replay_ratio`` given with ``--set`` replaces the agent recipe's ``train_freq`` and ``gradient_steps``; one
+    given in the agent recipe is used unless ``--set`` gives a ``replay_ratio`` of its own. ``replay_ratio`` given
+    together with ``train_freq`` or ``gradient_steps`` at the same level (both in the recipe, both with ``--set``),
+    or a recipe's ``replay_ratio`` with ``train_freq`` or ``gradient_steps`` from ``--set``, is refused: the two
+    would say different things. The resolved config keeps ``train_freq`` and ``gradient_steps``, which SB3 takes;
+    the ratio itself stays in the config's ``agent_recipe`` or ``overrides``.
+
+    :param config: a resolved config whose overrides are applied.
+    :param recipe_hyperparameters: the agent recipe's hyperparameters.
+    :param overrides: the ``--set`` overrides.
+    :raises ValueError: a bad ratio (see :func:`replay_ratio_schedule`) or one of the conflicts above.
+    """
+    hp = config["hyperparameters"]
+    if "replay_ratio" not in hp:
+        return
+    if "replay_ratio" in overrides:
+        where, given = "--set", set(overrides)
+    else:
+        where, given = "the agent recipe or --set", {*recipe_hyperparameters, *overrides}
+    clash = sorted({"train_freq", "gradient_steps"} & given)
+    if clash:
+        raise ValueError(
+            f"replay_ratio sets train_freq and gradient_steps; give either replay_ratio or {' and '.join(clash)}, "
+            f"not both ({where})"
+        )
+    hp["train_freq"], hp["gradient_steps"] = replay_ratio_schedule(hp.pop("replay_ratio"), config["n_envs"])
+
+
+def _build_action_space(recipe: Mapping[str, Any]) -> Any:
+    env = make_scenario_env(recipe, seed=0)
+    try:
+        return env.action_space
+    finally:
+        env.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_action_space(recipe_json: str) -> Any:
+    return _build_action_space(json.loads(recipe_json))
+
+
+def scenario_action_space(recipe: Mapping[str, Any]) -> Any:
+    """The action space of a scenario recipe's envs, read from one env of the scenario (built once per recipe)."""
+    try:
+        key = json.dumps(dict(recipe), sort_keys=True)
+    except TypeError:  # a recipe holding objects (e.g. a task family instance) is built each time
+        return _build_action_space(recipe)
+    return _cached_action_space(key)
+
+
+def check_action_space(config: Mapping[str, Any]) -> None:
+    """Refuse an off-policy agent paired with a scenario whose action space it cannot act in: DQN takes
+    ``Discrete`` actions only, SAC and TD3 ``Box`` actions only (:func:`~syre_rl.experiments.classes.
+    accepted_action_spaces`); any other algorithm is accepted here.
+
+    :param config: a resolved config.
+    :raises ValueError: naming the agent, its algorithm, the scenario's action space and the spaces it accepts.
+    """
+    accepted = accepted_action_spaces(resolve_algorithm(config["algorithm"]))
+    if accepted is None:
+        return
+    space = scenario_action_space(config["scenario_recipe"])
+    if isinstance(space, accepted):
+        return
+    names = [cls.__name__ for cls in accepted]
+    examples = [EXAMPLE_SCENARIOS[n] for n in names if EXAMPLE_SCENARIOS.get(n) in list_recipes("envs")]
+    hint = f", e.g. {examples[0]!r}" if examples else ""
+    raise ValueError(
+        f"agent {config['agent']!r} ({config['algorithm']}) acts in {' or '.join(names)} action spaces only, but "
+        f"scenario {config['scenario']!r} has the action space {space}; pair it with a scenario whose actions are "
+        f"{' or '.join(names)}{hint}"
+    )
 
 
 def check_device(device: Any) -> str:
@@ -261,7 +410,8 @@ def check_hyperparameters(config: Mapping[str, Any]) -> None:
     ``buffer_size`` >= 1, ``learning_starts`` >= 0, ``tau`` in (0, 1], ``train_freq`` >= 1 (or ``[n, "step"]`` /
     ``[n, "episode"]``), ``gradient_steps`` >= 1 or -1, ``target_update_interval`` and ``policy_delay`` >= 1,
     ``exploration_fraction``, ``exploration_initial_eps`` and ``exploration_final_eps`` in [0, 1],
-    ``target_policy_noise`` and ``target_noise_clip`` >= 0. The anchored decays' settings
+    ``target_policy_noise`` and ``target_noise_clip`` >= 0, ``action_noise`` None or ``{type: normal, sigma: S >=
+    0, mean: M}``. The anchored decays' settings
     are checked by :class:`syre_rl.decay.DecayConfig`, and ``total_steps``, ``n_envs`` and ``checkpoint_every``
     must be integers >= 1.
 
@@ -350,6 +500,28 @@ def _check_off_policy(hp: Mapping[str, Any]) -> None:
         check_real("target_policy_noise", hp["target_policy_noise"], low=0.0)
     if "target_noise_clip" in hp:
         check_real("target_noise_clip", hp["target_noise_clip"], low=0.0)
+    if hp.get("action_noise") is not None:
+        _check_action_noise(hp["action_noise"])
+
+
+def _check_action_noise(spec: Any) -> None:
+    """``action_noise``: None, ``{type: normal, sigma: S}`` with S >= 0 and an optional ``mean``, or an SB3
+    ``ActionNoise`` object."""
+    from stable_baselines3.common.noise import ActionNoise
+
+    if isinstance(spec, ActionNoise):
+        return
+    example = "{type: normal, sigma: 0.1}"
+    if not isinstance(spec, Mapping) or "type" not in spec or "sigma" not in spec:
+        raise ValueError(f"action_noise must be null or a mapping like {example}, got {spec!r}")
+    if not isinstance(spec["type"], str) or spec["type"] not in ACTION_NOISES:
+        raise ValueError(f"action_noise type must be one of {sorted(ACTION_NOISES)}, got {spec['type']!r}")
+    unknown = sorted(set(spec) - {"type", "sigma", "mean"})
+    if unknown:
+        raise ValueError(f"action_noise: unknown keys {unknown}; accepted: ['mean', 'sigma', 'type']")
+    check_real("action_noise: sigma", spec["sigma"], low=0.0)
+    if "mean" in spec:
+        check_real("action_noise: mean", spec["mean"])
 
 
 def _check_train_freq(value: Any) -> None:
@@ -402,6 +574,9 @@ def _check_config(config: Mapping[str, Any]) -> None:
             )
     valid = set(algorithm_keys(config["algorithm"]))
     bad = sorted(set(config["hyperparameters"]) - valid)
+    for key in OFF_POLICY_SETTINGS:
+        if key in bad:
+            raise ValueError(_off_policy_only(key, config))
     if bad:
         raise ValueError(
             f"hyperparameters {bad} (from agent {config['agent']!r} / scenario {config['scenario']!r}) are not "

@@ -26,6 +26,7 @@ from syre_rl.nonstationary.registration import NAMESPACE, register_envs
 SCENARIO_IDS: dict[str, str] = {
     "SlipperyAnt-v0": "slippery_ant",
     "SlipperyAntQuick-v0": "slippery_ant_quick",
+    "SlipperyAntGpu-v0": "slippery_ant_gpu",
     "SlipperyHalfCheetah-v0": "slippery_halfcheetah",
     "PermutedCartPole-v0": "permuted_cartpole",
     "ActionPermutedCartPole-v0": "action_permuted_cartpole",
@@ -35,6 +36,7 @@ SCENARIO_IDS: dict[str, str] = {
     "RelabelledBanditQuick-v0": "relabelled_bandit_quick",
     "RelabelledBanditLong-v0": "relabelled_bandit_long",
     "PermutedCartPoleLong-v0": "permuted_cartpole_long",
+    "PendulumPhysics-v0": "pendulum_physics",
 }
 
 

@@ -19,6 +19,8 @@ A plan file::
     cbp_maturity_fraction: 0.2       # continual backprop's maturity rule (see syre_rl.experiments.firing); null:
                                      # the recipes' values
     allow_idle_interventions: false  # true: plan runs whose intervention can never act (warned, not refused)
+    symmetry_trap: {seeds: 50, weight_decay: [0.002, 0.01], steps: 400}   # optional: the symmetry-trap trials
+                                     # (syre_rl.experiments.symmetry_trap) run into <study>/symmetry_trap
 
 A study refuses a plan in which an intervention can never act (:func:`~syre_rl.experiments.firing.idle_reasons`)
 unless ``allow_idle_interventions`` is true.
@@ -53,7 +55,10 @@ PLAN_KEYS: tuple[str, ...] = (
     "focus",
     "cbp_maturity_fraction",
     "allow_idle_interventions",
+    "symmetry_trap",
 )
+#: Keys of a plan's ``symmetry_trap`` and their defaults.
+TRAP_KEYS: dict[str, Any] = {"seeds": 50, "weight_decay": [0.01], "steps": 400}
 
 
 def _names(plan: Mapping[str, Any], key: str) -> list[str]:
@@ -68,6 +73,25 @@ def _mapping(plan: Mapping[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ValueError(f"study plan: {key!r} must be a mapping, got {value!r}")
     return dict(value)
+
+
+def _trap_settings(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) - set(TRAP_KEYS):
+        raise ValueError(
+            f"study plan: 'symmetry_trap' must be a mapping with keys among {list(TRAP_KEYS)}, got {value!r}"
+        )
+    out = {**TRAP_KEYS, **value}
+    gammas = out["weight_decay"] if isinstance(out["weight_decay"], list) else [out["weight_decay"]]
+    if not isinstance(out["seeds"], int) or isinstance(out["seeds"], bool) or out["seeds"] < 1:
+        raise ValueError(f"study plan: symmetry_trap.seeds must be an integer >= 1, got {out['seeds']!r}")
+    if not isinstance(out["steps"], int) or isinstance(out["steps"], bool) or out["steps"] < 1:
+        raise ValueError(f"study plan: symmetry_trap.steps must be an integer >= 1, got {out['steps']!r}")
+    if not gammas or not all(isinstance(g, (int, float)) and not isinstance(g, bool) and g >= 0 for g in gammas):
+        raise ValueError(f"study plan: symmetry_trap.weight_decay must be numbers >= 0, got {out['weight_decay']!r}")
+    out["weight_decay"] = [float(g) for g in gammas]
+    return out
 
 
 @dataclass
@@ -89,6 +113,7 @@ class StudyPlan:
         keeps the recipes' values.
     :param allow_idle_interventions: plan runs whose intervention can never act instead of refusing them.
     :param description: what the study asks.
+    :param symmetry_trap: settings of the symmetry-trap trials (:data:`TRAP_KEYS`), or None for none.
     """
 
     name: str
@@ -105,6 +130,7 @@ class StudyPlan:
     cbp_maturity_fraction: float | None = CBP_MATURITY_FRACTION
     allow_idle_interventions: bool = False
     description: str = ""
+    symmetry_trap: dict[str, Any] | None = None
 
     @classmethod
     def from_mapping(cls, plan: Mapping[str, Any]) -> StudyPlan:
@@ -156,6 +182,7 @@ class StudyPlan:
             cbp_maturity_fraction=fraction,
             allow_idle_interventions=bool(plan.get("allow_idle_interventions", False)),
             description=str(plan.get("description", "")),
+            symmetry_trap=_trap_settings(plan.get("symmetry_trap")),
         )
 
     @classmethod

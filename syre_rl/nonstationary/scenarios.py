@@ -12,6 +12,7 @@ recipe as a dict and knows nothing of recipe files: finding, listing and loading
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,9 +26,17 @@ from syre_rl.nonstationary.wrapper import TaskSwitchingWrapper
 from syre_rl.validation import build_from_spec
 
 REQUIRED_KEYS = ("name", "description", "source", "base_env", "family", "schedule", "n_envs", "total_steps")
-OPTIONAL_KEYS = ("env_kwargs", "hyperparameters", "policy_kwargs", "backend")
+OPTIONAL_KEYS = ("env_kwargs", "hyperparameters", "policy_kwargs", "backend", "env_device")
 #: values of a recipe's ``backend``
 BACKENDS = ("batched", "wrapper")
+#: backends a recipe may name besides :data:`BACKENDS`: ``warp`` (MuJoCo Warp, :mod:`syre_rl.nonstationary.warp`,
+#: with the optional extra ``gpu``); never a default
+EXTRA_BACKENDS = ("warp",)
+#: values of a recipe's optional ``env_device``, where the batched backend keeps its arrays: ``numpy`` (numpy on the
+#: CPU, the default) or a torch device: ``cpu``, ``cuda``, ``cuda:N``, or ``auto`` (``cuda`` where torch sees one,
+#: else ``cpu``); see :mod:`syre_rl.nonstationary.batched.torch_env`
+ENV_DEVICES = ("numpy", "cpu", "cuda", "cuda:N", "auto")
+_ENV_DEVICE_RE = re.compile(r"^(numpy|cpu|auto|cuda(:[0-9]+)?)$")
 
 
 def _positive_int(recipe: Mapping[str, Any], key: str, where: str) -> int:
@@ -44,7 +53,8 @@ def validate_recipe(recipe: Mapping[str, Any], stem: str | None = None) -> dict[
     The family and schedule specs are built once to check their arguments; whether the family fits the base env is
     checked when the env is made. ``backend`` defaults to ``batched`` when the base env and the family have a batched
     version (:func:`batched_support`), else ``wrapper``; the returned dict always names the backend, so a run's
-    resolved config records which path ran.
+    resolved config records which path ran. ``env_device`` (optional, one of :data:`ENV_DEVICES`) stays absent when
+    absent (the numpy path); a torch device needs the batched backend.
 
     :param recipe: the parsed YAML mapping.
     :param stem: the file stem the recipe was loaded from; ``name`` must equal it.
@@ -74,11 +84,21 @@ def validate_recipe(recipe: Mapping[str, Any], stem: str | None = None) -> dict[
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from err
     backend = recipe.get("backend")
-    if backend is not None and backend not in BACKENDS:
-        raise ValueError(f"{where}: unknown backend {backend!r}; backends: {list(BACKENDS)}")
+    if backend is not None and backend not in BACKENDS + EXTRA_BACKENDS:
+        raise ValueError(
+            f"{where}: unknown backend {backend!r}; backends: {list(BACKENDS)}, and {list(EXTRA_BACKENDS)} with "
+            "the optional extra gpu"
+        )
     why_not_batched = batched_support(recipe["base_env"], family)
     if backend == "batched" and why_not_batched:
         raise ValueError(f"{where}: backend 'batched' is not available: {why_not_batched}; use backend: wrapper")
+    if backend == "warp":
+        # MuJoCo Warp itself is imported only when the env is made, so a recipe naming it checks without the extra.
+        from syre_rl.nonstationary.warp.support import warp_support
+
+        why_not_warp = warp_support(recipe["base_env"], family)
+        if why_not_warp:
+            raise ValueError(f"{where}: backend 'warp' is not available: {why_not_warp}; use backend: wrapper")
     if backend is None:
         backend = "wrapper" if why_not_batched else "batched"
     steps_per_task = getattr(schedule, "steps_per_task", None)
@@ -91,7 +111,27 @@ def validate_recipe(recipe: Mapping[str, Any], stem: str | None = None) -> dict[
     out["hyperparameters"] = dict(recipe.get("hyperparameters") or {})
     out["n_envs"], out["total_steps"] = n_envs, total
     out["backend"] = backend
+    env_device = recipe.get("env_device")
+    if env_device is not None:
+        check_env_device(env_device, where)
+        if env_device != "numpy" and backend != "batched":
+            raise ValueError(
+                f"{where}: env_device {env_device!r} runs the batched env in torch, and this scenario's backend is "
+                f"{backend!r}; use backend: batched, or leave env_device out"
+            )
     return out
+
+
+def check_env_device(value: Any, where: str = "recipe") -> str:
+    """``value`` if it is one of :data:`ENV_DEVICES` (whether the device exists is checked when the env is made).
+
+    :param value: a recipe's ``env_device``.
+    :param where: what the error message names.
+    :raises ValueError: any other value, with the accepted ones.
+    """
+    if not isinstance(value, str) or not _ENV_DEVICE_RE.match(value):
+        raise ValueError(f"{where}: unknown env_device {value!r}; env devices: {list(ENV_DEVICES)}")
+    return value
 
 
 def batched_support(base_env: str, family: TaskFamily) -> str | None:

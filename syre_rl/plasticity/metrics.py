@@ -418,6 +418,26 @@ def symmetry_collapse(
     :param in_bias: producing layer's bias ``(n,)`` or None.
     :param out_weights: consuming layers' weights, see :func:`outgoing_norms`.
     """
+    dead, duplicate = collapse_masks(in_weight, in_bias, out_weights, in_scale, out_scale, dead_tol, duplicate_tol)
+    return CollapseStats(
+        n_units=int(dead.numel()),
+        dead=float(dead.float().mean()),
+        duplicate=float(duplicate.float().mean()),
+        collapsed=float((dead | duplicate).float().mean()),
+    )
+
+
+def collapse_masks(
+    in_weight: torch.Tensor,
+    in_bias: torch.Tensor | None = None,
+    out_weights: Sequence[torch.Tensor] = (),
+    in_scale: float | torch.Tensor | None = None,
+    out_scale: float | torch.Tensor | None = None,
+    dead_tol: float = 0.005,
+    duplicate_tol: float = 0.01,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The units of :func:`symmetry_collapse`, one by one: boolean masks ``(dead, duplicate)`` of shape ``(n,)``,
+    same arguments and definitions."""
     dead_tol = check_fraction("dead_tol", dead_tol, high_open=True)
     duplicate_tol = check_fraction("duplicate_tol", duplicate_tol, high_open=True)
     v = incoming_vectors(in_weight, in_bias)
@@ -439,9 +459,4 @@ def symmetry_collapse(
         dist = torch.cdist(rows, rows)
         dist.fill_diagonal_(float("inf"))
         duplicate[idx] = (dist <= duplicate_tol * float(in_ref)).any(dim=1).to(v.device)
-    return CollapseStats(
-        n_units=n,
-        dead=float(dead.float().mean()),
-        duplicate=float(duplicate.float().mean()),
-        collapsed=float((dead | duplicate).float().mean()),
-    )
+    return dead, duplicate

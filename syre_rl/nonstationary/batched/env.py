@@ -23,7 +23,7 @@ from gymnasium.vector.utils import batch_space
 from syre_rl.nonstationary.batched.dynamics import make_dynamics
 from syre_rl.nonstationary.batched.families import make_batched_family
 from syre_rl.nonstationary.batched.tasks import TaskClocks
-from syre_rl.nonstationary.families import TaskFamily
+from syre_rl.nonstationary.families import Task, TaskFamily
 from syre_rl.nonstationary.registration import register_envs
 from syre_rl.nonstationary.scenarios import env_seed, validate_recipe
 from syre_rl.nonstationary.schedules import Schedule
@@ -194,8 +194,7 @@ class BatchedTaskEnv(VectorEnv):
         try:
             self.family.validate(template)
             self.schedule.validate_family(self.family)
-            self.dynamics = make_dynamics(template, n_envs)
-            self.batched_family = make_batched_family(self.family, self.dynamics)
+            self._build_engine(template, n_envs)
             self.single_observation_space = self.family.observation_space(template.observation_space)
             self.single_action_space = self.family.action_space(template.action_space)
             self.max_episode_steps: int | None = template.spec.max_episode_steps if template.spec else None
@@ -206,7 +205,7 @@ class BatchedTaskEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, n_envs)
         self.action_space = batch_space(self.single_action_space, n_envs)
         self.render_mode = None
-        self.clocks = TaskClocks(self.family, self.schedule, seed, n_envs, self.batched_family.activate, tasks)
+        self.clocks = TaskClocks(self.family, self.schedule, seed, n_envs, self._activate, tasks)
         self.sub_envs = [SubEnv(self, i) for i in range(n_envs)]
         self._all = np.arange(n_envs)
         self._elapsed = np.zeros(n_envs, dtype=np.int64)
@@ -223,6 +222,15 @@ class BatchedTaskEnv(VectorEnv):
     # ---------------------------------------------------------------------------------------------------------------
     # the engine (shared by the gymnasium and SB3 faces)
     # ---------------------------------------------------------------------------------------------------------------
+    def _build_engine(self, template: gym.Env, n_envs: int) -> None:
+        """Make the batched dynamics and family of ``template`` (a subclass adds what it steps with here)."""
+        self.dynamics = make_dynamics(template, n_envs)
+        self.batched_family = make_batched_family(self.family, self.dynamics)
+
+    def _activate(self, indices: np.ndarray, task: Task) -> None:
+        """Put ``task`` into sub-envs ``indices`` (the task clocks call this at every switch)."""
+        self.batched_family.activate(indices, task)
+
     def _observe(self, obs: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
         if self.batched_family.transforms_observation:
             return self.batched_family.observation(obs, indices)
@@ -231,6 +239,11 @@ class BatchedTaskEnv(VectorEnv):
     def reset_envs(self, indices: np.ndarray, seeds: Sequence[int | None] | None = None) -> np.ndarray:
         """Reset sub-envs ``indices`` (a wrapper's ``reset``: pending or due switches, then a new episode) and
         return their first observations; ``seeds[j]`` (if not None) reseeds sub-env ``indices[j]``."""
+        self._start_episodes(indices, seeds)
+        return self._observe(self.dynamics.reset_envs(indices, self._rngs), indices)
+
+    def _start_episodes(self, indices: np.ndarray, seeds: Sequence[int | None] | None) -> None:
+        """The bookkeeping of :meth:`reset_envs`: switches due at the resets, reseeding, episode counters."""
         self.clocks.at_reset(indices)
         if seeds is not None:
             for i, s in zip(indices.tolist(), seeds, strict=True):
@@ -239,7 +252,6 @@ class BatchedTaskEnv(VectorEnv):
         self._elapsed[indices] = 0
         self._returns[indices] = 0.0
         self._lengths[indices] = 0
-        return self._observe(self.dynamics.reset_envs(indices, self._rngs), indices)
 
     def reset_all(self, seeds: Sequence[int | None] | None = None) -> np.ndarray:
         """Reset every sub-env; return the observations."""
@@ -423,9 +435,16 @@ def make_batched_env(recipe: Mapping[str, Any], seed: int, n_envs: int | None = 
     :param recipe: a recipe dict, checked with :func:`~syre_rl.nonstationary.scenarios.validate_recipe`.
     :param seed: run seed (non-negative int).
     :param n_envs: number of sub-envs; defaults to the recipe's ``n_envs``.
-    :raises ValueError: bad recipe, ``n_envs < 1``, or a base env or family without a batched version.
+    :raises ValueError: bad recipe, ``n_envs < 1``, a base env or family without a batched version, or a recipe
+        naming a torch ``env_device`` (built by :func:`syre_rl.nonstationary.batched.make_batched_env`).
     """
     recipe = validate_recipe(recipe)
+    device = recipe.get("env_device", "numpy")
+    if device != "numpy":
+        raise ValueError(
+            f"{__name__}.make_batched_env builds the numpy path; a recipe with env_device {device!r} is built by "
+            "syre_rl.nonstationary.batched.make_batched_env"
+        )
     n = recipe["n_envs"] if n_envs is None else n_envs
     return BatchedTaskEnv(
         recipe["base_env"], recipe["family"], recipe["schedule"], n, seed=seed, env_kwargs=recipe["env_kwargs"]

@@ -8,6 +8,10 @@ with ``task_id``, ``task``, ``task_switch``, the base env's own step info, and f
 ``VecMonitor`` is needed). ``get_attr``, ``set_attr`` and ``env_method`` reach per-sub-env
 :class:`~syre_rl.nonstationary.batched.env.SubEnv` objects, e.g. ``env_method("get_task_state")``.
 
+On a torch device (a :class:`~syre_rl.nonstationary.batched.torch_env.TorchBatchedTaskEnv`, recipe key
+``env_device``) the observations stay on the device between steps and this face converts them to numpy when SB3
+asks, since SB3's rollout buffer holds numpy arrays; ``vec_env.env.observations_tensor()`` gives the device tensor.
+
 This is the one module of :mod:`syre_rl.nonstationary` that imports SB3; the package imports it only when
 ``BatchedVecEnv`` or ``make_batched_vec_env`` is first used, so the environments alone still need gymnasium and
 numpy only.
@@ -23,7 +27,8 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
 
-from syre_rl.nonstationary.batched.env import BatchedStep, BatchedTaskEnv, make_batched_env
+from syre_rl.nonstationary.batched.devices import make_batched_env
+from syre_rl.nonstationary.batched.env import BatchedStep, BatchedTaskEnv
 from syre_rl.nonstationary.scenarios import env_seed
 
 #: version of the dicts of :meth:`BatchedVecEnv.get_state`
@@ -216,6 +221,7 @@ def make_batched_vec_env(recipe: Mapping[str, Any], seed: int, n_envs: int | Non
     :param recipe: a scenario recipe dict.
     :param seed: run seed (non-negative int).
     :param n_envs: number of sub-envs; defaults to the recipe's ``n_envs``.
-    :raises ValueError: as :func:`~syre_rl.nonstationary.batched.env.make_batched_env`.
+    :raises ValueError: as :func:`~syre_rl.nonstationary.batched.devices.make_batched_env` (the recipe's
+        ``env_device`` chooses numpy or a torch device).
     """
     return BatchedVecEnv(make_batched_env(recipe, seed, n_envs))
