@@ -81,13 +81,17 @@ def train_once(
     budget: float,
     deadline: float,
     n_steps: int | None = None,
+    projected_steps: int | None = None,
+    sets: tuple[str, ...] = (),
 ) -> tuple[str, bool]:
-    """One SyrePPO run through ``scripts/train.py``: its result line (steps/s, and the time of 20M steps at that
-    rate) and whether it finished within ``min(budget, deadline - now)`` seconds."""
+    """One SyrePPO run through ``scripts/train.py``: its result line (steps/s, and with ``projected_steps`` the time
+    of that many steps at that rate) and whether it finished within ``min(budget, deadline - now)`` seconds."""
     cmd = [sys.executable, str(SCRIPTS / "train.py"), "--agent", "syre_ppo", "--env", scenario, "--device", device]
     cmd += ["--steps", str(steps), "--set", f"n_envs={n_envs}", "--out", str(out), "--no-progress"]
     if n_steps is not None:
         cmd += ["--set", f"n_steps={n_steps}"]
+    for item in sets:
+        cmd += ["--set", item]
     print(" ".join(cmd[1:]), flush=True)
     wall, code, tail = run(cmd, min(budget, deadline - time.perf_counter()))
     label = f"syre_ppo {scenario} {n_envs} envs {device}: "
@@ -99,7 +103,9 @@ def train_once(
     done = read_done(out)
     rate = done["steps_per_second"]
     line = label + f"{rate:.0f} steps/s ({done['num_timesteps']} steps in {done['seconds']:.1f} s; {wall:.1f} s "
-    line += f"with start-up); 20M steps at this rate: {RUN_STEPS / rate / 60:.1f} min"
+    line += "with start-up)"
+    if projected_steps is not None:
+        line += f"; {projected_steps:,} steps at this rate: {projected_steps / rate / 60:.1f} min"
     print(line, flush=True)
     return line, True
 
@@ -182,7 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         budget = WARP_PPO_SHARE * args.budget / len(sizes)
         line, ok = train_once(
-            "slippery_ant_gpu", n, 3 * n * WARP_ROLLOUT_STEPS, device, args.out / "warp_ppo" / str(n), budget, deadline
+            "slippery_ant_gpu",
+            n,
+            3 * n * WARP_ROLLOUT_STEPS,
+            device,
+            args.out / "warp_ppo" / str(n),
+            budget,
+            deadline,
+            projected_steps=RUN_STEPS,
+            # the recipe's minibatch of 8192 needs 512+ worlds; the smoke test's few worlds take one minibatch
+            sets=() if n * WARP_ROLLOUT_STEPS >= 8192 else (f"batch_size={n * WARP_ROLLOUT_STEPS}",),
         )
         failed = failed or not ok
         results.append(line)
