@@ -280,9 +280,7 @@ def test_bad_env_devices_are_refused_with_what_is_accepted() -> None:
     with pytest.raises(ValueError, match="'numpy' is the numpy path"):
         resolve_env_device("numpy")
     with pytest.raises(ValueError, match="builds the numpy path"):
-        from syre_rl.nonstationary.batched.env import make_batched_env as numpy_only
-
-        numpy_only(on(base, "cpu"), seed=0)
+        BatchedTaskEnv.from_recipe(on(base, "cpu"), seed=0)
     with pytest.raises(ValueError, match="unknown env_device 'tpu'"):
         resolve_config("ppo", base, overrides=["scenario.env_device=tpu"], device="cpu")
     assert resolve_env_device("auto") == torch.device("cuda" if CUDA else "cpu")

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from syre_rl.nonstationary.batched import env as numpy_env
 from syre_rl.nonstationary.batched.env import BatchedTaskEnv
 from syre_rl.nonstationary.scenarios import check_env_device, validate_recipe
 
@@ -31,16 +30,7 @@ def make_batched_env(
     recipe = validate_recipe(recipe)
     device = check_env_device(recipe.get("env_device", "numpy") if env_device is None else env_device)
     if device == "numpy":
-        return numpy_env.make_batched_env({**recipe, "env_device": "numpy"}, seed, n_envs)
+        return BatchedTaskEnv.from_recipe({**recipe, "env_device": "numpy"}, seed, n_envs)
     from syre_rl.nonstationary.batched.torch_env import TorchBatchedTaskEnv
 
-    n = recipe["n_envs"] if n_envs is None else n_envs
-    return TorchBatchedTaskEnv(
-        recipe["base_env"],
-        recipe["family"],
-        recipe["schedule"],
-        n,
-        seed=seed,
-        env_kwargs=recipe["env_kwargs"],
-        device=device,
-    )
+    return TorchBatchedTaskEnv.from_recipe(recipe, seed, n_envs, device=device)

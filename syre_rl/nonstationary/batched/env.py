@@ -12,7 +12,7 @@ import copy
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -149,6 +149,9 @@ class SubEnv:
         raise AttributeError(f"cannot set {name!r} on a sub-env of a batched env (tasks set its parameters)")
 
 
+_Env = TypeVar("_Env", bound="BatchedTaskEnv")
+
+
 class BatchedTaskEnv(VectorEnv):
     """``n_envs`` sub-envs of one stationary env made non-stationary by a task family and a schedule, stepped as
     arrays. A gymnasium ``VectorEnv`` with same-step autoreset: a sub-env whose episode ends is reset within the
@@ -218,6 +221,39 @@ class BatchedTaskEnv(VectorEnv):
             raise ValueError(f"BatchedTaskEnv: reset_seeds needs {n_envs} seeds, got {len(reset_seeds)}")
         self._rngs: list[np.random.Generator] = [seeding.np_random(int(s))[0] for s in reset_seeds]
         self._obs = self.dynamics.reset_envs(self._all, self._rngs)
+
+    @classmethod
+    def from_recipe(
+        cls: type[_Env], recipe: Mapping[str, Any], seed: int, n_envs: int | None = None, **options: Any
+    ) -> _Env:
+        """The env of a scenario recipe, equivalent to ``n_envs`` envs of
+        :func:`~syre_rl.nonstationary.scenarios.make_scenario_env` with the same ``seed`` (every subclass builds
+        itself from a recipe here; ``options`` are its own constructor arguments, e.g. ``device``).
+
+        :param recipe: a recipe dict, checked with :func:`~syre_rl.nonstationary.scenarios.validate_recipe`.
+        :param seed: run seed (non-negative int).
+        :param n_envs: number of sub-envs; defaults to the recipe's ``n_envs``.
+        :raises ValueError: bad recipe, ``n_envs < 1``, a base env or family without a version of this class, or
+            a recipe naming a torch ``env_device`` given to the numpy class (which builds the numpy path only; see
+            :func:`syre_rl.nonstationary.batched.make_batched_env`).
+        """
+        recipe = validate_recipe(recipe)
+        device = recipe.get("env_device", "numpy")
+        if cls is BatchedTaskEnv and device != "numpy":
+            raise ValueError(
+                f"BatchedTaskEnv builds the numpy path; a recipe with env_device {device!r} is built by "
+                "syre_rl.nonstationary.batched.make_batched_env"
+            )
+        n = recipe["n_envs"] if n_envs is None else n_envs
+        return cls(
+            recipe["base_env"],
+            recipe["family"],
+            recipe["schedule"],
+            n,
+            seed=seed,
+            env_kwargs=recipe["env_kwargs"],
+            **options,
+        )
 
     # ---------------------------------------------------------------------------------------------------------------
     # the engine (shared by the gymnasium and SB3 faces)
@@ -426,26 +462,3 @@ class BatchedTaskEnv(VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release."""
-
-
-def make_batched_env(recipe: Mapping[str, Any], seed: int, n_envs: int | None = None) -> BatchedTaskEnv:
-    """The batched env of a scenario recipe, equivalent to ``n_envs`` envs of
-    :func:`~syre_rl.nonstationary.scenarios.make_scenario_env` with the same ``seed``.
-
-    :param recipe: a recipe dict, checked with :func:`~syre_rl.nonstationary.scenarios.validate_recipe`.
-    :param seed: run seed (non-negative int).
-    :param n_envs: number of sub-envs; defaults to the recipe's ``n_envs``.
-    :raises ValueError: bad recipe, ``n_envs < 1``, a base env or family without a batched version, or a recipe
-        naming a torch ``env_device`` (built by :func:`syre_rl.nonstationary.batched.make_batched_env`).
-    """
-    recipe = validate_recipe(recipe)
-    device = recipe.get("env_device", "numpy")
-    if device != "numpy":
-        raise ValueError(
-            f"{__name__}.make_batched_env builds the numpy path; a recipe with env_device {device!r} is built by "
-            "syre_rl.nonstationary.batched.make_batched_env"
-        )
-    n = recipe["n_envs"] if n_envs is None else n_envs
-    return BatchedTaskEnv(
-        recipe["base_env"], recipe["family"], recipe["schedule"], n, seed=seed, env_kwargs=recipe["env_kwargs"]
-    )

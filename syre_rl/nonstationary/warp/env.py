@@ -15,7 +15,6 @@ import gymnasium as gym
 
 from syre_rl.nonstationary.batched.env import BatchedTaskEnv
 from syre_rl.nonstationary.families import TaskFamily
-from syre_rl.nonstationary.scenarios import validate_recipe
 from syre_rl.nonstationary.schedules import Schedule
 from syre_rl.nonstationary.warp.support import require_mujoco_warp, warp_support
 
@@ -92,14 +91,4 @@ def make_warp_env(
     :raises ImportError: MuJoCo Warp is not installed.
     :raises ValueError: bad recipe, or a base env or family without a Warp version.
     """
-    recipe = validate_recipe(recipe)
-    n = recipe["n_envs"] if n_envs is None else n_envs
-    return WarpTaskEnv(
-        recipe["base_env"],
-        recipe["family"],
-        recipe["schedule"],
-        n,
-        seed=seed,
-        env_kwargs=recipe["env_kwargs"],
-        device=device,
-    )
+    return WarpTaskEnv.from_recipe(recipe, seed, n_envs, device=device)
