@@ -13,13 +13,23 @@ With ``--env-device DEVICE`` the pair is instead the batched path on numpy and t
 (``cpu``, ``cuda``, ``cuda:N``: the recipe key ``env_device``); ``--device`` puts the PPO model on a torch device
 (default ``cpu``). The table then also gives each path's env-only throughput (samples over the time in ``step``).
 
-Every run is written to a CSV (an existing file is never overwritten) and a table of medians is printed.
+Two speed-ups of the PPO update that change nothing in the algorithm can be applied to every run, on both paths
+alike: ``--fused-adam`` builds Adam with ``fused=True`` (in a run config: ``--set
+policy_kwargs.optimizer_kwargs.fused=true``), the same updates up to float rounding; ``--no-validate`` turns off the
+argument checks of ``torch.distributions`` (in a run config: ``--set validate_distributions=false``), which change
+no number but stop a run with an error naming NaN logits.
+
+Every run is written to a CSV (an existing file is never overwritten) and a table of medians is printed. Besides
+wall time, each run records the CPU time of the process (``cpu_s``): on a machine shared with other work, samples
+per CPU second compare runs better than samples per wall second.
 
 Example (a few minutes on a 2-core machine):
     python scripts/bench_throughput.py --out bench_throughput.csv --rollouts 4 --repeats 3
 The long scenarios at their own settings (64 envs) only:
     python scripts/bench_throughput.py --out bench_long.csv --scenarios relabelled_bandit_long \
         permuted_cartpole_long --n-envs 64
+With both speed-ups of the update:
+    python scripts/bench_throughput.py --out bench_fast.csv --fused-adam --no-validate
 The torch path on a GPU against the numpy path, model on the GPU too:
     python scripts/bench_throughput.py --out bench_torch_cuda.csv --scenarios relabelled_bandit_long \
         permuted_cartpole_long --n-envs 1024 4096 --env-device cuda --device cuda --rollouts 8 --repeats 3
@@ -42,7 +52,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from syre_rl.experiments.build import make_vec_env
 from syre_rl.experiments.classes import build_policy_kwargs
-from syre_rl.experiments.config import check_device_available
+from syre_rl.experiments.config import check_device_available, policy_optimizer_defaults
+from syre_rl.experiments.run import distribution_validation
 from syre_rl.experiments.scenarios import load_scenario
 
 PATHS = ("wrapper", "batched")  # the recipe key backend
@@ -56,10 +67,13 @@ COLUMNS = (
     "n_steps",
     "batch_size",
     "n_epochs",
+    "fused_adam",
+    "validate",
     "repeat",
     "timesteps",
     "wall_s",
     "steps_per_s",
+    "cpu_s",
     "env_s",
     "forward_s",
     "update_s",
@@ -116,25 +130,36 @@ def one_run(
     seed: int,
     env_device: str = "numpy",
     device: str = "cpu",
+    fused_adam: bool = False,
+    validate: bool = True,
 ) -> dict[str, Any]:
     """Train ``rollouts`` updates' worth of steps; return the timings.
 
     :param path: ``wrapper``, ``batched`` (numpy) or ``torch`` (the batched path in torch on ``env_device``).
     :param env_device: torch device of the ``torch`` path (default ``numpy``, unused by the other paths).
     :param device: torch device of the PPO model (default ``cpu``).
+    :param fused_adam: build Adam with ``fused=True`` (added to the recipe's ``optimizer_kwargs``; default False).
+    :param validate: leave the argument checks of ``torch.distributions`` at torch's default (on); False turns
+        them off for this run (default True).
     """
     hp = dict(recipe["hyperparameters"])
     rollout_size = hp["n_steps"] * recipe["n_envs"]
     hp["n_steps"] = max(1, rollout_size // n_envs)
     hp["policy_kwargs"] = build_policy_kwargs(hp.get("policy_kwargs") or {})
+    if fused_adam:  # added to the recipe's optimizer_kwargs, or to SB3's own (Adam's eps 1e-5) if it has none
+        current = hp["policy_kwargs"].get("optimizer_kwargs")
+        if current is None:
+            current = policy_optimizer_defaults({"algorithm": "PPO", "policy": "MlpPolicy", "policy_kwargs": {}})
+        hp["policy_kwargs"]["optimizer_kwargs"] = {**current, "fused": True}
     env = make_env(path, recipe, n_envs, seed, env_device)
     env_time = time_env_steps(env)
-    model = PPO("MlpPolicy", env, seed=seed, device=device, **hp)
-    timer = PhaseTimer()
-    steps = rollouts * hp["n_steps"] * n_envs
-    start = time.perf_counter()
-    model.learn(steps, callback=timer)
-    wall = time.perf_counter() - start
+    with distribution_validation(None if validate else False):
+        model = PPO("MlpPolicy", env, seed=seed, device=device, **hp)
+        timer = PhaseTimer()
+        steps = rollouts * hp["n_steps"] * n_envs
+        start, cpu_start = time.perf_counter(), time.process_time()
+        model.learn(steps, callback=timer)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     env.close()
     env_s = env_time()
     return {
@@ -145,9 +170,12 @@ def one_run(
         "n_steps": hp["n_steps"],
         "batch_size": hp["batch_size"],
         "n_epochs": hp["n_epochs"],
+        "fused_adam": fused_adam,
+        "validate": validate,
         "timesteps": int(model.num_timesteps),
         "wall_s": wall,
         "steps_per_s": model.num_timesteps / wall,
+        "cpu_s": cpu,
         "env_s": env_s,
         "forward_s": timer.rollout_s - env_s,
         "update_s": wall - timer.rollout_s,
@@ -177,6 +205,8 @@ def summary(
                 )
             }
             med["env_steps_per_s"] = statistics.median(r["timesteps"] / r["env_s"] for r in runs)
+            cpu = [r["timesteps"] / r["cpu_s"] for r in runs if r.get("cpu_s")]
+            med["cpu_steps_per_s"] = statistics.median(cpu) if cpu else float("nan")
             line[path] = med
         line["ratio"] = statistics.median(
             b["steps_per_s"] / w["steps_per_s"]
@@ -199,7 +229,8 @@ def print_table(lines: list[dict[str, Any]], paths: tuple[str, str] = PATHS) -> 
     a, b = paths
     head = (
         f"{'scenario':<24} {'n_envs':>6} {a + '/s':>10} {b + '/s':>10} {'ratio':>6} {'vs rec.':>7}   "
-        f"{a + ': env fwd upd':>22}   {b + ': env fwd upd':>22}   {a + ' env/s':>14} {b + ' env/s':>14}"
+        f"{a + ': env fwd upd':>22}   {b + ': env fwd upd':>22}   {a + ' env/s':>14} {b + ' env/s':>14}   "
+        f"{a + ' /cpu-s':>14} {b + ' /cpu-s':>14}"
     )
     print(head)
     print("-" * len(head))
@@ -209,11 +240,13 @@ def print_table(lines: list[dict[str, Any]], paths: tuple[str, str] = PATHS) -> 
             f"{line['scenario']:<24} {line['n_envs']:>6} {line[a]['steps_per_s']:>10.0f} "
             f"{line[b]['steps_per_s']:>10.0f} {line['ratio']:>5.2f}x {line['vs_recipe']:>6.2f}x   "
             f"{shares[a]:>22}   {shares[b]:>22}   "
-            f"{line[a]['env_steps_per_s']:>14.0f} {line[b]['env_steps_per_s']:>14.0f}"
+            f"{line[a]['env_steps_per_s']:>14.0f} {line[b]['env_steps_per_s']:>14.0f}   "
+            f"{line[a]['cpu_steps_per_s']:>14.0f} {line[b]['cpu_steps_per_s']:>14.0f}"
         )
     print(f"(steps/s and ratio: medians over paired repeats; vs rec.: {b} steps/s over the {a} path's at the")
     print(" recipe's n_envs; env / fwd / upd: median shares of wall time in the env's step, the rest of the rollout")
-    print(" (policy forward pass, buffer), and the PPO update; env/s: samples per second of time in the env's step)")
+    print(" (policy forward pass, buffer), and the PPO update; env/s: samples per second of time in the env's step;")
+    print(" /cpu-s: samples per second of the process's CPU time, which other load on the machine barely changes)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,6 +272,14 @@ def main(argv: list[str] | None = None) -> int:
         "default: compare the wrapper and batched (numpy) paths",
     )
     parser.add_argument("--device", default="cpu", help="torch device of the PPO model (default cpu)")
+    parser.add_argument(
+        "--fused-adam", action="store_true", help="every run builds Adam with fused=True (both paths alike)"
+    )
+    parser.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="every run turns off the argument checks of torch.distributions (both paths alike)",
+    )
     args = parser.parse_args(argv)
     if args.out.exists():
         print(f"error: {args.out} exists; not overwriting it", file=sys.stderr)
@@ -249,13 +290,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     paths = PATHS if args.env_device is None else TORCH_PATHS
     env_device = args.env_device or "numpy"
+    speedups = {"fused_adam": args.fused_adam, "validate": not args.no_validate}
     try:
         if args.env_device is not None and args.env_device in ("numpy", "auto"):
             raise ValueError(f"--env-device must name a torch device (cpu, cuda, cuda:N), got {args.env_device!r}")
         check_device_available(args.device)
         recipes = {name: load_scenario(name) for name in args.scenarios}
         for path in paths:  # warm up torch, the imports and the devices (and check them)
-            one_run(path, recipes[args.scenarios[0]], 4, 1, args.seed, env_device, args.device)
+            one_run(path, recipes[args.scenarios[0]], 4, 1, args.seed, env_device, args.device, **speedups)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -272,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
                         row = {
                             "scenario": name,
                             "repeat": repeat,
-                            **one_run(path, recipe, n_envs, args.rollouts, args.seed, env_device, args.device),
+                            **one_run(
+                                path, recipe, n_envs, args.rollouts, args.seed, env_device, args.device, **speedups
+                            ),
                         }
                         rows.append(row)
                         writer.writerow(row)
@@ -282,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
                             file=sys.stderr,
                         )
     print_table(summary(rows, {name: recipe["n_envs"] for name, recipe in recipes.items()}, paths), paths)
+    on = [
+        name for name, flag in (("fused Adam", args.fused_adam), ("no distribution checks", args.no_validate)) if flag
+    ]
+    print(f"(update speed-ups on both paths: {', '.join(on) if on else 'none'})")
     return 0
 
 

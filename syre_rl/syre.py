@@ -171,6 +171,27 @@ class AnchoredDecay:
             if name in names:
                 anchor.copy_(param)
 
+    @torch.no_grad()
+    def reinitialised_entries(self, param: torch.Tensor, mask: torch.Tensor, fresh: bool = True) -> None:
+        """Follow a re-initialisation of the entries ``param[mask]`` (one unit's row or column: ReDo, continual
+        backprop), whose new values are already written. L2-Init moves their anchor to the new values; L2 keeps 0.
+
+        :param param: a parameter of the network; one the decay does not treat is left alone.
+        :param mask: boolean tensor of ``param``'s shape, True at the re-initialised entries.
+        :param fresh: the new values are a fresh initialisation (incoming weights, bias, norm entries); False: they
+            are the weights to hold as written (ReDo's zero outgoing weights, which keep the output unchanged).
+            Only syre tells the two apart (see :meth:`Syre.reinitialised_entries`).
+        """
+        i = self._index.get(id(param))
+        if i is not None and self.reanchor_on_reinit:
+            self._sync_devices()
+            self.anchors[i][mask] = param[mask]
+
+    def offset(self, param: torch.Tensor) -> torch.Tensor | None:
+        """The fixed part of ``param`` in ``w = theta + offset`` (syre's ``theta_0``); None for L2 and L2-Init,
+        whose weights are all trainable, and for a parameter the decay does not treat."""
+        return None
+
     def attach(self, optimizer: torch.optim.Optimizer) -> AnchoredDecay:
         """Run :meth:`apply` before every ``optimizer.step()`` and keep the anchors in the optimizer's state_dict.
 
@@ -305,6 +326,26 @@ class Syre(AnchoredDecay):
         for name, param, anchor in zip(self.names, self.params, self.anchors):
             if name in names:
                 param.add_(anchor)
+
+    @torch.no_grad()
+    def reinitialised_entries(self, param: torch.Tensor, mask: torch.Tensor, fresh: bool = True) -> None:
+        """Follow a re-initialisation of the entries ``param[mask]``: fresh values are a new ``theta``, so
+        ``theta_0`` (kept) is added to them (``w = theta_fresh + theta_0``); values written as weights
+        (``fresh=False``) stay, so ReDo's zero outgoing weight is ``w = 0``, i.e. ``theta = -theta_0``: a recycled
+        unit then leaves the network's output unchanged, as ReDo intends, and the decay pulls ``w`` toward
+        ``theta_0`` from there (0 is no special point of syre's objective, so no symmetry is restored)."""
+        i = self._index.get(id(param))
+        if i is not None and fresh:
+            self._sync_devices()
+            param[mask] += self.anchors[i][mask]
+
+    def offset(self, param: torch.Tensor) -> torch.Tensor | None:
+        """``theta_0`` of ``param`` (None for a parameter syre does not treat)."""
+        i = self._index.get(id(param))
+        if i is None:
+            return None
+        self._sync_devices()
+        return self.anchors[i]
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "seed": self.seed}

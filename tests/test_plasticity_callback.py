@@ -218,6 +218,22 @@ def test_off_policy_agent_is_measured_on_replay_samples(tmp_path):
     }
 
 
+def test_off_policy_measurement_does_not_change_training(tmp_path):
+    """The replay sample of a measurement is drawn from the callback's own generator: the training's batches, drawn
+    from numpy's global generator, are the same with and without the callback."""
+
+    def run(callback):
+        model = DQN("MlpPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=0), learning_starts=0, seed=0)
+        model.learn(300, callback=callback)
+        return model
+
+    plain = run(None)
+    measured = run(PlasticityCallback(tmp_path, every_n_rollouts=16, probe_steps=2))
+    assert (tmp_path / "metrics.csv").is_file() and len(_read(tmp_path / "metrics.csv")) > 0
+    for a, b in zip(plain.policy.parameters(), measured.policy.parameters()):
+        assert torch.equal(a, b)
+
+
 def _off_policy_layers(actor: str, actor_out: str) -> tuple[set, set]:
     """(hidden layers, weight layers) as (network, layer) of an actor of 2 hidden layers and SB3's twin critic."""
     hidden = {("actor", f"{actor}.1"), ("actor", f"{actor}.3")}

@@ -160,3 +160,15 @@ def test_equal_decay_verdict_is_mixed_when_the_two_numbers_disagree() -> None:
         (4, "syre_ppo vs ppo_l2 (gamma 0.002)")
     ]
     assert verdict == ("mixed: syre_ppo better on late_relative_return, ppo_l2 better on mean_task_return")
+
+
+def test_layernorm_agents_are_compared_with_their_own_counterparts() -> None:
+    plain = _runs(0.4, 0.9, 0.5)
+    names = {"ppo": "ppo_layernorm", "syre_ppo": "syre_ppo_layernorm", "ppo_l2": "ppo_layernorm_l2"}
+    layernorm = plain.assign(agent=plain["agent"].map(names), label=plain["label"].map(names))
+    layernorm["late_relative_return"] = 1.0 - layernorm["late_relative_return"] / 2  # now the syre variant is worst
+    verdicts = {(v.claim, v.comparison): v.verdict for v in claim_verdicts(pd.concat([plain, layernorm]))}
+    assert verdicts[(3, "syre_ppo vs ppo")] == "supported"
+    assert verdicts[(3, "syre_ppo_layernorm vs ppo_layernorm")].startswith("contradicted")
+    assert (4, "syre_ppo_layernorm vs ppo_layernorm_l2 (gamma 0.002)") in verdicts
+    assert (4, "syre_ppo vs ppo_layernorm_l2 (gamma 0.002)") not in verdicts

@@ -269,3 +269,19 @@ def test_a_deep_copied_policy_keeps_its_decay() -> None:
     name = "mlp_extractor.policy_net.0.weight"
     assert not torch.equal(clone.state_dict()[name], before[name])  # the copy decays its own weights
     assert all(torch.equal(p, original[n]) for n, p in model.policy.named_parameters())
+
+
+def test_offset_scale_relative_to_sb3_init_is_as_the_readme_states():
+    """README: sigma_0 = 0.01 / sqrt(fan_in) is 0.7% of SB3's init std in 64x64 layers, 3% in the first layer (fan-in
+    4), 1% in the value head and 90% in the action head (orthogonal init with gain 0.01)."""
+    from stable_baselines3 import PPO
+
+    from syre_rl import SyrePPO
+
+    decay = SyrePPO("MlpPolicy", "CartPole-v1", seed=0).policy.anchored_decay
+    init = dict(PPO("MlpPolicy", "CartPole-v1", seed=0).policy.named_parameters())
+    ratio = {n: float(a.std() / init[n].detach().std()) for n, a in zip(decay.names, decay.anchors) if n.endswith("weight")}
+    assert 0.005 < ratio["mlp_extractor.policy_net.2.weight"] < 0.01
+    assert 0.02 < ratio["mlp_extractor.policy_net.0.weight"] < 0.04
+    assert 0.007 < ratio["value_net.weight"] < 0.015
+    assert 0.8 < ratio["action_net.weight"] < 1.1

@@ -149,21 +149,39 @@ def _trap_claim(trap: pd.DataFrame, syre_condition: str = "syre") -> list[Verdic
     return out
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """A syre agent, its plain counterpart and its decay baselines at equal decay (claims 2 to 4).
+
+    :param syre: the syre agent, e.g. ``syre_ppo``.
+    :param base: the same network without decay, e.g. ``ppo``.
+    :param decays: the decay baselines compared at equal decay, e.g. ``ppo_l2`` and ``ppo_l2_init``.
+    """
+
+    syre: str
+    base: str
+    decays: tuple[str, ...]
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison("syre_ppo", "ppo", ("ppo_l2", "ppo_l2_init")),
+    Comparison("syre_ppo_layernorm", "ppo_layernorm", ("ppo_layernorm_l2",)),
+)
+
+
 def claim_verdicts(
     per_run: pd.DataFrame,
     trap: pd.DataFrame | None = None,
-    syre: str = "syre_ppo",
-    base: str = "ppo",
-    decays: Sequence[str] = ("ppo_l2", "ppo_l2_init"),
+    comparisons: Sequence[Comparison] = COMPARISONS,
 ) -> list[Verdict]:
-    """The verdicts a study's data allow (claims without data are left out).
+    """The verdicts a study's data allow (claims and comparisons without data are left out).
 
     :param per_run: one row per run with ``scenario``, ``agent``, ``label``, ``seed``, ``weight_decay``,
         ``srank_retained``, ``late_relative_return`` and ``mean_task_return`` (the study report's ``runs.csv``).
     :param trap: the symmetry-trap summary (:func:`~syre_rl.analysis.trap.trap_summary`), or None.
-    :param syre: the syre agent. Default ``syre_ppo``.
-    :param base: the plain agent. Default ``ppo``.
-    :param decays: the decay baselines compared at equal decay. Default ``ppo_l2``, ``ppo_l2_init``.
+    :param comparisons: the syre agents with their plain and decay counterparts. Default :data:`COMPARISONS`: plain
+        networks (``syre_ppo`` vs ``ppo``, ``ppo_l2``, ``ppo_l2_init``) and LayerNorm networks
+        (``syre_ppo_layernorm`` vs ``ppo_layernorm``, ``ppo_layernorm_l2``).
     """
     out = _trap_claim(trap) if trap is not None and not trap.empty else []
     if per_run.empty:
@@ -171,11 +189,13 @@ def claim_verdicts(
     scenarios = sorted(per_run["scenario"].unique())
     for claim, column in ((2, "srank_retained"), (3, "late_relative_return")):
         for scenario in scenarios:
-            verdict = _loss_claim(claim, per_run, scenario, syre, base, column)
-            if verdict is not None:
-                out.append(verdict)
+            for c in comparisons:
+                verdict = _loss_claim(claim, per_run, scenario, c.syre, c.base, column)
+                if verdict is not None:
+                    out.append(verdict)
     for scenario in scenarios:
-        out += _equal_decay_claim(per_run, scenario, syre, decays)
+        for c in comparisons:
+            out += _equal_decay_claim(per_run, scenario, c.syre, c.decays)
     return out
 
 

@@ -24,12 +24,15 @@ from syre_rl.experiments.classes import (
     ACTIVATIONS,
     OFF_POLICY_SETTINGS,
     accepted_action_spaces,
+    accepted_kwargs,
     algorithm_keys,
     argument_defaults,
+    build_policy_kwargs,
     is_off_policy,
     plasticity_keys,
     policy_keys,
     resolve_algorithm,
+    resolve_policy,
 )
 from syre_rl.experiments.recipe_files import list_recipes
 from syre_rl.experiments.scenarios import load_scenario
@@ -43,6 +46,13 @@ RUN_SETTINGS: dict[str, type[int]] = {
     "n_envs": int,
     "checkpoint_every": int,
 }
+
+# Optional top-level keys of the resolved config that --set may add, with their defaults. A key at its default is left
+# out of the resolved config (absent means the default), so the config of a run saved before the key existed still
+# matches when the run is resumed. validate_distributions: whether torch.distributions checks the arguments of the
+# policy's action distributions while the run trains (torch's default, on); false skips the checks, which changes no
+# number but takes away the error naming invalid (e.g. NaN) logits (see syre_rl.experiments.run.train).
+RUN_FLAGS: dict[str, bool] = {"validate_distributions": True}
 
 # Optional keys of a scenario recipe that --set may add where the recipe leaves them out (absent means the default).
 ADDABLE_SCENARIO_KEYS: tuple[str, ...] = ("env_device",)
@@ -94,14 +104,69 @@ def _set_path(tree: dict[str, Any], path: list[str], value: Any, full_key: str) 
 def valid_override_keys(config: Mapping[str, Any]) -> list[str]:
     """Every key ``--set`` accepts for a resolved config, for error messages and ``--help``."""
     keys = list(RUN_SETTINGS)
+    keys += list(RUN_FLAGS)
     keys += algorithm_keys(config["algorithm"])
     keys += [f"policy_kwargs.{k}" for k in policy_keys(config["algorithm"], config["policy"])]
+    try:
+        keys += [f"policy_kwargs.optimizer_kwargs.{k}" for k in optimizer_keys(config)]
+    except ValueError:  # an optimizer_class that cannot be imported is reported where the model is built
+        pass
     keys += [f"plasticity.{k}" for k in plasticity_keys()]
     keys += [f"scenario.{k}" for k in _leaf_paths(config["scenario_recipe"])]
     keys += [f"scenario.{k}" for k in ADDABLE_SCENARIO_KEYS if k not in config["scenario_recipe"]]
     for i, intervention in enumerate(config["interventions"]):
         keys += [f"interventions.{i}.{k}" for k in intervention if k != "type"]
     return keys
+
+
+def _optimizer_class(config: Mapping[str, Any]) -> type | None:
+    """The optimizer class of a config's policy: ``policy_kwargs.optimizer_class``, or the policy's default."""
+    optimizer = config["policy_kwargs"].get("optimizer_class")
+    if optimizer is None:
+        optimizer = argument_defaults(resolve_policy(resolve_algorithm(config["algorithm"]), config["policy"])).get(
+            "optimizer_class"
+        )
+    if isinstance(optimizer, str):
+        optimizer = build_policy_kwargs({"optimizer_class": optimizer})["optimizer_class"]
+    return optimizer if isinstance(optimizer, type) else None
+
+
+def optimizer_keys(config: Mapping[str, Any]) -> list[str]:
+    """Keyword arguments of a config's optimizer that ``policy_kwargs.optimizer_kwargs.KEY`` may set: those of
+    ``policy_kwargs.optimizer_class`` (or, without one, the policy's default, Adam for SB3's policies), less
+    ``params`` and ``lr``, which SB3 passes itself; empty for a policy that takes no ``optimizer_kwargs``.
+
+    :param config: a resolved config (or one being resolved).
+    :raises ValueError: an ``optimizer_class`` that cannot be imported.
+    """
+    if "optimizer_kwargs" not in policy_keys(config["algorithm"], config["policy"]):
+        return []
+    optimizer = _optimizer_class(config)
+    return sorted(accepted_kwargs(optimizer) - {"params", "lr"}) if optimizer is not None else []
+
+
+def policy_optimizer_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``optimizer_kwargs`` a config's policy gives its optimizer when the config has none: SB3's
+    ``ActorCriticPolicy`` (PPO's and A2C's policies, syre's included) builds Adam with ``eps=1e-5`` then, and only
+    then; every other policy, optimizer or explicit ``optimizer_kwargs`` keeps torch's defaults (Adam's eps 1e-8).
+
+    A ``policy_kwargs.optimizer_kwargs.KEY`` override of a config without ``optimizer_kwargs`` starts from these,
+    so that ``fused=true`` changes nothing else.
+
+    :param config: a resolved config, or a mapping with its ``algorithm``, ``policy`` and ``policy_kwargs``.
+    :raises ValueError: an ``optimizer_class`` that cannot be imported.
+    """
+    import torch
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    policy = resolve_policy(resolve_algorithm(config["algorithm"]), config["policy"])
+    if (
+        isinstance(policy, type)
+        and issubclass(policy, ActorCriticPolicy)
+        and _optimizer_class(config) is torch.optim.Adam
+    ):
+        return {"eps": 1e-5}
+    return {}
 
 
 def _leaf_paths(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -128,11 +193,16 @@ def resolve_config(
     :param scenario: scenario name, recipe path, or an already loaded recipe dict.
     :param seed: seed of the run (model, theta_0 and environments).
     :param overrides: ``{key: value}`` or ``["key=value", ...]``. Keys: an algorithm argument (``learning_rate``),
-        ``policy_kwargs.KEY``, ``plasticity.KEY`` (PlasticityCallback argument), ``scenario.PATH`` (a value already in
-        the scenario recipe, e.g. ``scenario.schedule.steps_per_task``, or one of ``ADDABLE_SCENARIO_KEYS``:
-        ``scenario.env_device``), ``interventions.I.KEY``, or one of ``total_steps``, ``n_envs``,
-        ``checkpoint_every``; for an off-policy agent also ``replay_ratio`` (see :func:`apply_replay_ratio`). An
-        unknown key raises a ValueError listing the valid ones.
+        ``policy_kwargs.KEY``, ``policy_kwargs.optimizer_kwargs.KEY`` (one argument of the optimizer, merged into the
+        recipe's ``optimizer_kwargs``, whose other keys stay, or into the policy's own defaults where the recipe
+        has none, see :func:`policy_optimizer_defaults`; ``policy_kwargs.optimizer_kwargs={...}`` replaces them all,
+        SB3's Adam eps of 1e-5 for PPO's policies included; see :func:`optimizer_keys`), ``plasticity.KEY``
+        (PlasticityCallback argument), ``scenario.PATH`` (a
+        value already in the scenario recipe, e.g. ``scenario.schedule.steps_per_task``, or one of
+        ``ADDABLE_SCENARIO_KEYS``: ``scenario.env_device``), ``interventions.I.KEY``, one of ``total_steps``,
+        ``n_envs``, ``checkpoint_every``, or one of :data:`RUN_FLAGS` (``validate_distributions``, a bool: left out
+        of the config when at its default); for an off-policy agent also ``replay_ratio`` (see
+        :func:`apply_replay_ratio`). An unknown key raises a ValueError listing the valid ones.
     :param total_steps: environment steps of the run (all sub-envs together); default the scenario's
         ``total_steps``. An override ``total_steps=...`` wins over it.
     :param device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` (see :func:`check_device`; whether
@@ -219,6 +289,15 @@ def _apply_override(config: dict[str, Any], key: str, value: Any) -> None:
         config[key] = value
         if key == "n_envs":
             config["scenario_recipe"]["n_envs"] = value
+    elif key in RUN_FLAGS:
+        if not isinstance(value, bool):
+            raise ValueError(f"--set {key} must be true or false, got {value!r}")
+        if value == RUN_FLAGS[key]:
+            config.pop(key, None)  # absent means the default
+        else:
+            config[key] = value
+    elif head == "policy_kwargs" and rest.startswith("optimizer_kwargs."):
+        _set_optimizer_kwarg(config, key, rest.removeprefix("optimizer_kwargs."), value)
     elif head == "policy_kwargs" and rest:
         if rest not in policy_keys(config["algorithm"], config["policy"]):
             raise ValueError(f"unknown --set key {key!r}; valid keys: {valid_override_keys(config)}")
@@ -238,6 +317,22 @@ def _apply_override(config: dict[str, Any], key: str, value: Any) -> None:
         raise ValueError(_off_policy_only(key, config))
     else:
         raise ValueError(f"unknown --set key {key!r}; valid keys: {valid_override_keys(config)}")
+
+
+def _set_optimizer_kwarg(config: dict[str, Any], key: str, name: str, value: Any) -> None:
+    """``policy_kwargs.optimizer_kwargs.NAME=value``: one argument of the optimizer, merged into the config's
+    ``optimizer_kwargs`` (its other keys stay), or where it has none, into the policy's own defaults
+    (:func:`policy_optimizer_defaults`)."""
+    current = config["policy_kwargs"].get("optimizer_kwargs")
+    if current is None:
+        current = policy_optimizer_defaults(config)
+    accepted = optimizer_keys(config)
+    if name not in accepted or not isinstance(current, Mapping):
+        raise ValueError(
+            f"unknown --set key {key!r}; arguments of the optimizer that policy_kwargs.optimizer_kwargs.KEY may set: "
+            f"{accepted}"
+        )
+    config["policy_kwargs"]["optimizer_kwargs"] = {**current, name: value}
 
 
 def _off_policy_only(key: str, config: Mapping[str, Any]) -> str:

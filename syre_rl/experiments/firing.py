@@ -6,7 +6,10 @@ Counts, per intervention type (from the callbacks' public state):
 * ``cbp``: units replaced (all layers);
 * ``redo``: units recycled;
 * ``shrink_perturb``: shrink-and-perturb events;
-* ``reset_on_switch``: resets.
+* ``reset_on_switch``, ``reset``: resets;
+* ``plasticity_injection``: injections;
+* ``parseval``: optimizer steps penalised;
+* ``normalize_project``: optimizer steps projected.
 
 A planned run whose intervention can never act (:func:`idle_reasons`): continual backprop whose maturity threshold
 is at least the run's gradient steps (no unit ever matures), ReDo checking less often than the run has rollouts,
@@ -26,6 +29,10 @@ ACTION_UNITS: dict[str, str] = {
     "redo": "units recycled",
     "shrink_perturb": "shrink events",
     "reset_on_switch": "resets",
+    "reset": "resets",
+    "plasticity_injection": "injections",
+    "parseval": "steps penalised",
+    "normalize_project": "steps projected",
 }
 
 # Maturity rule of continual backprop in a study: maturity_threshold = CBP_MATURITY_FRACTION x the gradient steps
@@ -54,7 +61,7 @@ def _acted(callback: Any) -> int:
     state = getattr(callback, "state", None)
     if state is not None and hasattr(state, "stats"):  # continual backprop
         return int(sum(int(stats.replaced) for stats in state.stats.values()))
-    for attribute in ("n_recycled", "n_applied", "n_resets"):
+    for attribute in ("n_recycled", "n_applied", "n_resets", "n_injections", "n_penalised", "n_projections"):
         if hasattr(callback, attribute):
             return int(getattr(callback, attribute))
     return 0
@@ -157,6 +164,13 @@ def idle_reasons(config: Mapping[str, Any]) -> list[str]:
                 out.append(f"{where} never applies: no task switch in the run and no periodic application")
         elif kind == "reset_on_switch" and single_task:
             out.append(f"{where} never resets: the run has a single task")
+        elif kind == "reset" and single_task and not int(_setting(spec, "every_n_updates")):
+            out.append(f"{where} never resets: the run has a single task and every_n_updates is 0")
+        elif kind == "plasticity_injection":
+            at_steps = [int(s) for s in _setting(spec, "at_steps")]
+            switches = _setting(spec, "on_task_switch") and not single_task
+            if not switches and not any(s <= int(config["total_steps"]) for s in at_steps):
+                out.append(f"{where} never injects: no task switch in the run and no at_steps within it")
     return out
 
 

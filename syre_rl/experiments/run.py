@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from syre_rl.run_layout import (
     run_path,
 )
 
-__all__ = ["RunExistsError", "default_run_dir", "train"]  # train raises RunExistsError
+__all__ = ["RunExistsError", "default_run_dir", "distribution_validation", "train"]  # train raises RunExistsError
 
 
 def default_run_dir(config: Mapping[str, Any], root: str | Path = "runs") -> Path:
@@ -46,6 +47,31 @@ def _clear_run_outputs(run_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
     shutil.rmtree(run_dir / TB_DIR, ignore_errors=True)
     shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
+
+
+@contextmanager
+def distribution_validation(enabled: bool | None) -> Iterator[None]:
+    """Within the block, whether ``torch.distributions`` checks the arguments of distributions built without an
+    explicit ``validate_args`` (SB3's action distributions are): ``True`` or ``False``; ``None`` leaves torch's
+    default as it is. The previous default is restored on leaving the block, so a worker process that trains one
+    run after another does not carry one run's setting into the next.
+
+    Turning the checks off changes no number: they only check (the support of a sample, the values of the logits or
+    probabilities) and raise on an invalid value. What it takes away is the error naming invalid logits: with the
+    checks off, NaN logits of a policy whose training diverged surface later, as NaN losses in the update or as
+    ``torch.multinomial``'s error when an action is sampled on the CPU.
+
+    :param enabled: the default inside the block, or None to keep the current one.
+    """
+    from torch.distributions import Distribution
+
+    previous = Distribution._validate_args
+    if enabled is not None:
+        Distribution.set_default_validate_args(enabled)
+    try:
+        yield
+    finally:
+        Distribution.set_default_validate_args(previous)
 
 
 def _stateful_callbacks(callbacks: RunCallbacks) -> dict[str, BaseCallback]:
@@ -75,10 +101,15 @@ def train(
     :param extra_callbacks: more SB3 callbacks, run after the plasticity logger, the interventions and the
         checkpoints.
     :return: ``run_dir`` as a Path.
+
+    A config with ``validate_distributions: false`` (:data:`~syre_rl.experiments.config.RUN_FLAGS`) trains with the
+    argument checks of ``torch.distributions`` off (:func:`distribution_validation`); without the key, torch's
+    default (on) is left as it is.
     """
     run_dir = Path(run_dir)
     check_device_available(str(config["device"]))
-    with undo_failed_start(run_dir, overwrite):
+    validate = config.get("validate_distributions")
+    with undo_failed_start(run_dir, overwrite), distribution_validation(None if validate is None else bool(validate)):
         _train(config, run_dir, resume, overwrite, progress_bar, extra_callbacks)
     return run_dir
 

@@ -6,12 +6,22 @@ L2 and L2-Init themselves are anchored decays like syre: :mod:`syre_rl.decay`.
 
 Callbacks (pass to ``learn(callback=...)``, or name them in an agent recipe's ``interventions`` list):
 
-===================  ==========================================================================
-``shrink_perturb``   :class:`~syre_rl.interventions.shrink_perturb.ShrinkAndPerturb`
-``redo``             :class:`~syre_rl.interventions.redo.ReDo`
-``cbp``              :class:`~syre_rl.interventions.cbp.ContinualBackprop`
-``reset_on_switch``  :class:`~syre_rl.interventions.reset.ResetOnTaskSwitch`
-===================  ==========================================================================
+==========================  =====================================================================
+``shrink_perturb``          :class:`~syre_rl.interventions.shrink_perturb.ShrinkAndPerturb`
+``redo``                    :class:`~syre_rl.interventions.redo.ReDo`
+``cbp``                     :class:`~syre_rl.interventions.cbp.ContinualBackprop`
+``reset_on_switch``         :class:`~syre_rl.interventions.reset.ResetOnTaskSwitch`
+``reset``                   :class:`~syre_rl.interventions.reset.Reset` (also periodic, off-policy)
+``plasticity_injection``    :class:`~syre_rl.interventions.injection.PlasticityInjection`
+``parseval``                :class:`~syre_rl.interventions.parseval.ParsevalRegularization`
+``normalize_project``       :class:`~syre_rl.interventions.normalize_project.NormalizeAndProject`
+==========================  =====================================================================
+
+Policies of the other baselines: :class:`~syre_rl.interventions.injection.InjectionActorCriticPolicy` (needed
+by ``plasticity_injection``), :class:`~syre_rl.interventions.activations.CReLUActorCriticPolicy`,
+:class:`~syre_rl.interventions.activations.FourierActorCriticPolicy` and
+:class:`~syre_rl.interventions.trac.TracActorCriticPolicy` (trained by the TRAC optimizer
+:class:`~syre_rl.interventions.trac.TracAdam`, which any policy takes as its ``optimizer_class``).
 
 NS-Adam (beta1 = beta2 = 0.99) needs no code: ``policy_kwargs: {optimizer_kwargs: {betas: [0.99, 0.99], eps: 1e-5}}``.
 """
@@ -23,10 +33,14 @@ from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
+from syre_rl.interventions.activations import CReLUActorCriticPolicy, FourierActorCriticPolicy
 from syre_rl.interventions.cbp import ContinualBackprop
+from syre_rl.interventions.injection import InjectionActorCriticPolicy, PlasticityInjection
 from syre_rl.interventions.layernorm import LayerNormActorCriticPolicy, LayerNormMlpExtractor
+from syre_rl.interventions.normalize_project import NormalizeAndProject
+from syre_rl.interventions.parseval import ParsevalRegularization
 from syre_rl.interventions.redo import ReDo
-from syre_rl.interventions.reset import ResetOnTaskSwitch
+from syre_rl.interventions.reset import Reset, ResetOnTaskSwitch
 from syre_rl.interventions.shrink_perturb import ShrinkAndPerturb
 from syre_rl.validation import build_from_spec
 
@@ -35,6 +49,10 @@ INTERVENTIONS: dict[str, type[BaseCallback]] = {
     "redo": ReDo,
     "cbp": ContinualBackprop,
     "reset_on_switch": ResetOnTaskSwitch,
+    "reset": Reset,
+    "plasticity_injection": PlasticityInjection,
+    "parseval": ParsevalRegularization,
+    "normalize_project": NormalizeAndProject,
 }
 
 
@@ -61,10 +79,17 @@ def build_interventions(specs: list[Mapping[str, Any]] | None) -> list[BaseCallb
 
 __all__ = [
     "INTERVENTIONS",
+    "CReLUActorCriticPolicy",
     "ContinualBackprop",
+    "FourierActorCriticPolicy",
+    "InjectionActorCriticPolicy",
     "LayerNormActorCriticPolicy",
     "LayerNormMlpExtractor",
+    "NormalizeAndProject",
+    "ParsevalRegularization",
+    "PlasticityInjection",
     "ReDo",
+    "Reset",
     "ResetOnTaskSwitch",
     "ShrinkAndPerturb",
     "build_intervention",

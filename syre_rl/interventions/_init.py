@@ -99,3 +99,28 @@ def fresh_parameters(policy: nn.Module, modules: list[nn.Module] | None = None) 
         for local_name, value in fresh_module_parameters(policy, owner).items():
             fresh[f"{owner_name}.{local_name}" if owner_name else local_name] = value
     return fresh
+
+
+def target_networks(policy: nn.Module) -> dict[str, str]:
+    """The target networks of an SB3 off-policy policy: online child name -> target child name (``"critic"`` ->
+    ``"critic_target"``, ``"q_net"`` -> ``"q_net_target"``, ...); empty for policies without targets (PPO)."""
+    return {
+        name.removesuffix("_target"): name
+        for name, child in policy.named_children()
+        if name.endswith("_target") and isinstance(getattr(policy, name.removesuffix("_target"), None), nn.Module)
+    }
+
+
+def online_modules(policy: nn.Module) -> list[nn.Module]:
+    """Every module of ``policy`` outside its target networks (the policy itself included)."""
+    targets = [getattr(policy, name) for name in target_networks(policy).values()]
+    inside = {id(m) for target in targets for m in target.modules()}
+    return [m for m in policy.modules() if id(m) not in inside]
+
+
+def target_name(policy: nn.Module, name: str) -> str | None:
+    """The name of the target-network parameter that follows the online parameter ``name`` (``"critic.qf0.0.weight"``
+    -> ``"critic_target.qf0.0.weight"``), or None when it has none."""
+    head, _, rest = name.partition(".")
+    target = target_networks(policy).get(head)
+    return None if target is None or not rest else f"{target}.{rest}"

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from syre_rl.plasticity.capture import HiddenLayer, find_hidden_layers
+from syre_rl.syre import AnchoredDecay
 
 
 def _weight_of(module: nn.Module) -> torch.Tensor:
@@ -116,14 +117,28 @@ def reinitialise_units(
     units: torch.Tensor,
     fresh_in_weight: torch.Tensor,
     optimizers: Sequence[torch.optim.Optimizer] = (),
+    decay: AnchoredDecay | None = None,
 ) -> None:
     """Re-initialise ``units`` of ``layer``: incoming weights from ``fresh_in_weight``, bias 0, norm entries at their
     init (scale 1, shift 0), outgoing weights 0, and the optimizer state of all those entries 0.
 
+    Under an anchored decay (``decay``) the re-initialised entries are routed through it
+    (:meth:`~syre_rl.syre.AnchoredDecay.reinitialised_entries`):
+
+    * syre (``w = theta + theta_0``): the incoming weights, bias and norm entries are a fresh initialisation, i.e. a
+      new ``theta``, so ``w = theta_fresh + theta_0``; the outgoing weights are set to ``w = 0`` (``theta =
+      -theta_0``), so that the recycled unit leaves the network's output unchanged, as ReDo and continual backprop
+      intend; ``theta_0`` is never redrawn;
+    * L2-Init: the anchor of every re-initialised entry moves to its new value (the fresh row, 0 bias and outgoing
+      weights, norm entries 1 and 0);
+    * L2: nothing changes (anchor 0).
+
+    :param layer: the hidden layer.
     :param units: 1-D long tensor of unit indices.
     :param fresh_in_weight: a fresh initial value of the whole ``in_layer.weight`` (entries ``units`` are used).
     :param optimizers: optimizers whose per-element state (Adam's ``exp_avg``, ``exp_avg_sq``, ...) is zeroed for
         the re-initialised entries; scalar state such as Adam's ``step`` is shared by a whole tensor and kept.
+    :param decay: the policy's anchored decay (``syre_rl.policies.find_decay(policy)``); None: none.
     """
     if units.numel() == 0:
         return
@@ -143,6 +158,11 @@ def reinitialise_units(
     columns = layer.out_weights  # tensors whose entries [:, units] belong to the units
     for w_out in columns:
         layer.unit_view(w_out)[:, units] = 0.0
+    if decay is not None:
+        for param in rows:
+            decay.reinitialised_entries(param, _row_mask(param, units), fresh=True)
+        for param in columns:
+            decay.reinitialised_entries(param, _column_mask(layer, param, units), fresh=False)
     for optimizer in optimizers:
         for params, is_column in ((rows, False), (columns, True)):
             for param in params:
@@ -153,3 +173,15 @@ def reinitialise_units(
                         layer.unit_view(value)[:, units] = 0.0
                     else:
                         value[units] = 0.0
+
+
+def _row_mask(param: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
+    mask = torch.zeros_like(param, dtype=torch.bool)
+    mask[units] = True
+    return mask
+
+
+def _column_mask(layer: UnitLayer, param: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
+    mask = torch.zeros_like(param, dtype=torch.bool)
+    layer.unit_view(mask)[:, units] = True
+    return mask

@@ -174,11 +174,14 @@ def _trace(model: nn.Module, run: Callable[[], Any]) -> list[tuple[str, int | No
     return calls
 
 
-Chain = tuple[str, str | None, str | None]
+Chain = tuple[str, str | None, list[str]]
 
 
 def _chains(calls: list[tuple[str, int | None]], modules: dict[str, nn.Module]) -> list[Chain]:
-    """``(hidden_name, in_name, out_name)`` for each hidden layer of one traced path."""
+    """``(hidden_name, in_name, out_names)`` for each hidden layer of one traced path.
+
+    A hidden layer is consumed by the first weight layer after it; the last one of the path also by every further
+    weight layer taking exactly its width: parallel output heads (SAC's ``mu`` and ``log_std``)."""
     names = [name for name, _ in calls]
     dims = {name: dim for name, dim in calls}
     counts = {name: names.count(name) for name in set(names)}
@@ -195,11 +198,14 @@ def _chains(calls: list[tuple[str, int | None]], modules: dict[str, nn.Module]) 
             in_name = names[before[-1]] if before else None
             if in_name is not None and _weight(modules[in_name]).shape[0] != dims.get(name):
                 in_name = None
-            chains.append((name, in_name, names[after[0]] if after else None))
+            outs = [names[after[0]]] if after else []
+            if i == acts[-1]:
+                outs += [names[j] for j in after[1:] if _weight(modules[names[j]]).shape[1] == dims.get(name)]
+            chains.append((name, in_name, list(dict.fromkeys(outs))))
     else:
         ordered = list(dict.fromkeys(names[j] for j in weights))
         for k, name in enumerate(ordered[:-1]):
-            chains.append((name, name, ordered[k + 1]))
+            chains.append((name, name, [ordered[k + 1]]))
     return chains
 
 
@@ -261,7 +267,7 @@ def find_layers(model: nn.Module, example_input: Any = None) -> tuple[list[Hidde
         for name, _ in calls:
             if is_weight_layer(modules[name]):
                 weight_networks.setdefault(name, set()).add(network)
-        for name, in_name, out_name in _chains(calls, modules):
+        for name, in_name, out_names in _chains(calls, modules):
             layer = hidden.get(name)
             if layer is None:
                 layer = hidden[name] = HiddenLayer(
@@ -274,7 +280,9 @@ def find_layers(model: nn.Module, example_input: Any = None) -> tuple[list[Hidde
                 )
             networks.setdefault(name, set()).add(network)
             n = layer.n_units
-            if out_name is not None and out_name not in layer.out_names and n is not None:
+            for out_name in out_names:
+                if out_name in layer.out_names or n is None:
+                    continue
                 weight = _weight(modules[out_name])
                 if weight.dim() >= 2 and weight.shape[1] % n == 0:
                     layer.out_layers.append(modules[out_name])

@@ -39,8 +39,8 @@ def sample_observations(
     :param model: the SB3 algorithm.
     :param batch_size: number of observations, drawn without replacement (all of them, shuffled, when the buffer holds
         fewer); None: the whole rollout in buffer order (on-policy), or the whole replay buffer's size.
-    :param rng: generator of the rollout subset; default a fresh unseeded one. The replay buffer samples with numpy's
-        global generator, as in training.
+    :param rng: generator of the rollout subset (default a fresh unseeded one) and of the replay sample (see
+        :func:`sample_replay`; default numpy's global generator, as in training).
     :return: the batch, or None while the buffers hold nothing to measure (a rollout buffer not yet full, a replay
         buffer with fewer than 2 transitions).
     """
@@ -60,21 +60,32 @@ def sample_observations(
             idx = rng.choice(n, size=min(n, batch_size), replace=False)
             flat = {k: v[idx] for k, v in flat.items()} if isinstance(flat, dict) else flat[idx]
         return obs_as_tensor(flat, device)
-    replay = sample_replay(model, batch_size)
+    replay = sample_replay(model, batch_size, rng)
     return None if replay is None else replay.observations
 
 
-def sample_replay(model: Any, batch_size: int | None = None) -> Any:
+def sample_replay(model: Any, batch_size: int | None = None, rng: np.random.Generator | None = None) -> Any:
     """A batch of an off-policy algorithm's replay buffer (SB3's ``ReplayBufferSamples``: observations, actions as
-    stored, ...), drawn by the buffer's own sampling with numpy's global generator, as in training, and with the
-    algorithm's ``VecNormalize`` if any.
+    stored, ...), drawn by the buffer's own sampling and with the algorithm's ``VecNormalize`` if any.
+
+    SB3's buffers draw their indices from numpy's global generator. With ``rng``, that generator is seeded from
+    ``rng`` for this draw and then put back as it was, so measuring leaves the training's batches unchanged; without
+    it, the draw consumes the global generator as a training batch would.
 
     :param model: the SB3 algorithm.
     :param batch_size: number of transitions; None: the buffer's size.
+    :param rng: the measuring code's own generator, or None.
     :return: the batch, or None without a replay buffer or while it holds fewer than 2 transitions.
     """
     replay = getattr(model, "replay_buffer", None)
     if replay is None or replay.size() <= 1:
         return None
     size = replay.size() if batch_size is None else min(replay.size(), batch_size)
-    return replay.sample(size, env=model.get_vec_normalize_env())
+    if rng is None:
+        return replay.sample(size, env=model.get_vec_normalize_env())
+    state = np.random.get_state()
+    try:
+        np.random.seed(int(rng.integers(2**32)))
+        return replay.sample(size, env=model.get_vec_normalize_env())
+    finally:
+        np.random.set_state(state)

@@ -282,7 +282,7 @@ class MetricSampler(BaseCallback):
     def _measure(self, probe: bool) -> None:
         actions: torch.Tensor | None = None
         if getattr(self.model, "replay_buffer", None) is not None:
-            replay = sample_replay(self.model, self.batch_size)
+            replay = sample_replay(self.model, self.batch_size, self._rng)
             obs = None if replay is None else replay.observations
             actions = None if replay is None else replay.actions
         else:

@@ -11,9 +11,14 @@ exactly as ``AntEnv.reset_model`` draws them (uniform ``qpos`` noise, normal ``q
 ``reset_noise_scale``). The time limit is the batched env's job.
 
 Differences from the CPU env: MuJoCo Warp computes in float32 (the observations are returned as float64, the
-CPU env's dtype), and its solver and collision code are its own, so trajectories agree closely for a while and then
-drift apart as any two floating-point implementations of contact dynamics do. On a CUDA device the physics of one
-env step runs as one captured CUDA graph.
+CPU env's dtype). Its plane-capsule contacts take MuJoCo C's contact frame
+(:func:`~syre_rl.nonstationary.warp.collision.use_mujoco_c_capsule_frames`, installed when a ``WarpAnt`` is built):
+MuJoCo Warp 4.0's own frame differs for a steep leg, which changes the pyramidal friction forces. One env step from
+the same state then agrees with gymnasium's to about 1e-4 (observations, rewards, termination), except where a
+contact starts or ends within float32 resolution of its margin inside a physics step. Such contact events make long
+rollouts of the Ant sensitive: MuJoCo C itself, perturbed by 1e-6, drifts apart by up to 1 in an observation within
+50 steps in most settings, and so do the two engines. On a CUDA device the physics of one env step runs as one
+captured CUDA graph.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import warp as wp
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 
 from syre_rl.nonstationary.batched.dynamics import BatchedDynamics
+from syre_rl.nonstationary.warp.collision import use_mujoco_c_capsule_frames
 from syre_rl.nonstationary.warp.kernels import observe, scatter_rows
 
 # Warp prints a line for every kernel module it loads; a vector env loads dozens.
@@ -58,6 +64,7 @@ class WarpAnt(BatchedDynamics):
 
     def __init__(self, template: Any, n_envs: int, device: str | None = None, graph: bool | None = None) -> None:
         super().__init__(template, n_envs)
+        use_mujoco_c_capsule_frames()
         env: AntEnv = template
         mjm = env.model
         self.device = wp.get_device(device)
