@@ -279,8 +279,8 @@ def test_offset_scale_relative_to_sb3_init_is_as_the_readme_states():
     from syre_rl import SyrePPO
 
     decay = SyrePPO("MlpPolicy", "CartPole-v1", seed=0).policy.anchored_decay
-    init = dict(PPO("MlpPolicy", "CartPole-v1", seed=0).policy.named_parameters())
-    ratio = {n: float(a.std() / init[n].detach().std()) for n, a in zip(decay.names, decay.anchors) if n.endswith("weight")}
+    init = {n: p.detach() for n, p in PPO("MlpPolicy", "CartPole-v1", seed=0).policy.named_parameters()}
+    ratio = {n: float(a.std() / init[n].std()) for n, a in zip(decay.names, decay.anchors) if n.endswith("weight")}
     assert 0.005 < ratio["mlp_extractor.policy_net.2.weight"] < 0.01
     assert 0.02 < ratio["mlp_extractor.policy_net.0.weight"] < 0.04
     assert 0.007 < ratio["value_net.weight"] < 0.015

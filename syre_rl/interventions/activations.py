@@ -13,13 +13,11 @@ network of the same ``net_arch``). The policies are SB3's with only the MLP extr
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
-from stable_baselines3.common.torch_layers import MlpExtractor
-from stable_baselines3.common.utils import get_device
 from torch import nn
+
+from syre_rl.interventions._mlp import BuiltMlpExtractor
 
 
 class CReLU(nn.Module):
@@ -44,30 +42,14 @@ def _concat_mlp(in_dim: int, sizes: list[int], activation_fn: type[nn.Module]) -
     return nn.Sequential(*layers), in_dim
 
 
-class ConcatActivationMlpExtractor(MlpExtractor):
+class ConcatActivationMlpExtractor(BuiltMlpExtractor):
     """SB3's :class:`~stable_baselines3.common.torch_layers.MlpExtractor` whose activation doubles the width: each
     hidden layer is ``Linear(in, H) -> activation`` with output width ``2H``; same ``net_arch`` forms.
 
     :param activation_fn: a concatenating activation class (:class:`CReLU`, :class:`FourierFeatures`).
     """
 
-    def __init__(
-        self,
-        feature_dim: int,
-        net_arch: list[int] | dict[str, list[int]],
-        activation_fn: type[nn.Module],
-        device: Any = "auto",
-    ) -> None:
-        nn.Module.__init__(self)  # MlpExtractor's own layers are not built, so no random draws are wasted
-        if isinstance(net_arch, dict):
-            pi_sizes, vf_sizes = list(net_arch.get("pi", [])), list(net_arch.get("vf", []))
-        else:
-            pi_sizes = vf_sizes = list(net_arch)
-        policy_net, self.latent_dim_pi = _concat_mlp(feature_dim, pi_sizes, activation_fn)
-        value_net, self.latent_dim_vf = _concat_mlp(feature_dim, vf_sizes, activation_fn)
-        device = get_device(device)
-        self.policy_net = policy_net.to(device)
-        self.value_net = value_net.to(device)
+    build_network = staticmethod(_concat_mlp)
 
 
 class CReLUActorCriticPolicy(ActorCriticPolicy):

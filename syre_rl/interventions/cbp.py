@@ -44,9 +44,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
+from syre_rl.interventions._hooks import HookedCallback
 from syre_rl.interventions._init import fresh_module_parameters
 from syre_rl.interventions._units import UnitLayer, reinitialise_units, unit_layers
 from syre_rl.interventions.adam_steps import ElementwiseAdamSteps, check_adam
@@ -250,7 +250,7 @@ def _column_index(layer: UnitLayer, w_out: torch.Tensor, units: torch.Tensor) ->
     return mask
 
 
-class ContinualBackprop(BaseCallback):
+class ContinualBackprop(HookedCallback):
     """Continual backprop on the policy's hidden layers, one generate-and-test step per optimizer step.
 
     :param replacement_rate: fraction of eligible units replaced per step, in [0, 1]. Default 1e-4 (paper).
@@ -283,7 +283,6 @@ class ContinualBackprop(BaseCallback):
         self.state: ContinualBackpropState | None = None
         self._activity: dict[str, torch.Tensor] = {}
         self._mean: dict[str, torch.Tensor] = {}
-        self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._pending: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
@@ -347,14 +346,3 @@ class ContinualBackprop(BaseCallback):
         self._mean.clear()
         if replaced:
             self.logger.record_mean("interventions/cbp_replaced", sum(int(u.numel()) for u in replaced.values()))
-
-    def _remove_hooks(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
-
-    def _on_step(self) -> bool:
-        return True
-
-    def _on_training_end(self) -> None:
-        self._remove_hooks()

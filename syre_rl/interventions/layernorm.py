@@ -10,12 +10,10 @@ fan-in is 1) or ``AnchoredDecayPPO(LayerNormActorCriticPolicy, env, anchor="zero
 
 from __future__ import annotations
 
-from typing import Any
-
 from stable_baselines3.common.policies import ActorCriticPolicy
-from stable_baselines3.common.torch_layers import MlpExtractor
-from stable_baselines3.common.utils import get_device
 from torch import nn
+
+from syre_rl.interventions._mlp import BuiltMlpExtractor
 
 
 def _layer_norm_mlp(in_dim: int, sizes: list[int], activation_fn: type[nn.Module]) -> tuple[nn.Sequential, int]:
@@ -26,27 +24,11 @@ def _layer_norm_mlp(in_dim: int, sizes: list[int], activation_fn: type[nn.Module
     return nn.Sequential(*layers), in_dim
 
 
-class LayerNormMlpExtractor(MlpExtractor):
+class LayerNormMlpExtractor(BuiltMlpExtractor):
     """SB3's :class:`~stable_baselines3.common.torch_layers.MlpExtractor` with a ``LayerNorm`` after each hidden
     ``Linear`` (before the activation); same arguments and ``net_arch`` forms."""
 
-    def __init__(
-        self,
-        feature_dim: int,
-        net_arch: list[int] | dict[str, list[int]],
-        activation_fn: type[nn.Module],
-        device: Any = "auto",
-    ) -> None:
-        nn.Module.__init__(self)  # MlpExtractor's own layers are not built, so no random draws are wasted
-        if isinstance(net_arch, dict):
-            pi_sizes, vf_sizes = list(net_arch.get("pi", [])), list(net_arch.get("vf", []))
-        else:
-            pi_sizes = vf_sizes = list(net_arch)
-        policy_net, self.latent_dim_pi = _layer_norm_mlp(feature_dim, pi_sizes, activation_fn)
-        value_net, self.latent_dim_vf = _layer_norm_mlp(feature_dim, vf_sizes, activation_fn)
-        device = get_device(device)
-        self.policy_net = policy_net.to(device)
-        self.value_net = value_net.to(device)
+    build_network = staticmethod(_layer_norm_mlp)
 
 
 class LayerNormActorCriticPolicy(ActorCriticPolicy):

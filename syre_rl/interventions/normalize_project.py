@@ -16,10 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
-from torch.utils.hooks import RemovableHandle
 
+from syre_rl.interventions._hooks import HookedCallback
 from syre_rl.interventions.parseval import hidden_weights
 from syre_rl.plasticity.grad_norms import policy_optimizers
 from syre_rl.validation import check_choice
@@ -52,7 +51,7 @@ def project_to_norms(weights: dict[str, torch.Tensor], norms: dict[str, float]) 
     return done
 
 
-class NormalizeAndProject(BaseCallback):
+class NormalizeAndProject(HookedCallback):
     """After each optimizer step, project every treated weight matrix back to its norm when training started.
 
     :param scope: ``"all"`` (default) or ``"hidden"``; see :func:`projected_weights`.
@@ -67,7 +66,6 @@ class NormalizeAndProject(BaseCallback):
         #: Target Frobenius norm of each treated weight, by name (taken when training first starts).
         self.norms: dict[str, float] = {}
         self._weights: dict[str, torch.Tensor] = {}
-        self._handles: list[RemovableHandle] = []
 
     def state_dict(self) -> dict[str, Any]:
         """The target norms and the counter (picklable), for an exact resume."""
@@ -97,14 +95,3 @@ class NormalizeAndProject(BaseCallback):
         project_to_norms(self._weights, self.norms)
         self.n_projections += 1
         self.logger.record("interventions/nap_projections", self.n_projections)
-
-    def _on_training_end(self) -> None:
-        self._remove_hooks()
-
-    def _remove_hooks(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-
-    def _on_step(self) -> bool:
-        return True

@@ -18,10 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
-from torch.utils.hooks import RemovableHandle
 
+from syre_rl.interventions._hooks import HookedCallback
 from syre_rl.plasticity.grad_norms import policy_optimizers
 from syre_rl.validation import check_real
 
@@ -70,7 +69,7 @@ def parseval_gradient(weight: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     return (4.0 * residual @ matrix).reshape(weight.shape)
 
 
-class ParsevalRegularization(BaseCallback):
+class ParsevalRegularization(HookedCallback):
     """Add the gradient of ``coef * ||W W^T - s I||_F^2`` for every hidden weight matrix at every optimizer step.
 
     :param coef: lambda >= 0, the penalty's weight. Default 1e-3 (the paper's and Plasticine's value).
@@ -87,7 +86,6 @@ class ParsevalRegularization(BaseCallback):
         #: The penalty ``coef * sum ||W W^T - s I||^2`` at the last optimizer step.
         self.last_penalty = 0.0
         self._weights: dict[str, torch.Tensor] = {}
-        self._handles: list[RemovableHandle] = []
 
     def state_dict(self) -> dict[str, Any]:
         """The counter (picklable), for a resume that keeps counting."""
@@ -129,14 +127,3 @@ class ParsevalRegularization(BaseCallback):
         self.apply()
         self.logger.record("interventions/parseval_penalty", self.last_penalty)
         self.logger.record("interventions/parseval_steps", self.n_penalised)
-
-    def _on_training_end(self) -> None:
-        self._remove_hooks()
-
-    def _remove_hooks(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-
-    def _on_step(self) -> bool:
-        return True
