@@ -9,7 +9,9 @@ only when the unprojected axis is shorter than 0.5, which a unit axis never is. 
 (``collision_primitive_core.plane_capsule``) falls back to ``(0, 1, 0)`` whenever the *projected* axis is shorter
 than 0.5, that is whenever the capsule is steeper than 60 degrees, as an Ant's lower leg is when its foot touches
 the floor. :func:`use_mujoco_c_capsule_frames` puts MuJoCo C's rule in place of MuJoCo Warp's (the same function
-with the fallback condition changed); everything else of the collision is MuJoCo Warp's.
+with the fallback condition changed); everything else of the collision is MuJoCo Warp's. The replacement keeps the
+signature and return layout of MuJoCo Warp's function (MuJoCo Warp is Apache-2.0 licensed), which its collision
+kernel calls; the patch is meant to go once MuJoCo Warp takes MuJoCo C's rule.
 """
 
 import inspect
