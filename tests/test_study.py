@@ -135,3 +135,22 @@ def test_shipped_study_plans_plan_without_idle_interventions() -> None:
         s.scenario: dict(s.overrides)["interventions.0.maturity_threshold"] for s in specs if s.agent == "ppo_cbp"
     }
     assert maturity == {"relabelled_bandit": 96, "permuted_cartpole_long": 80}
+
+
+def test_off_policy_gradient_steps_and_idle_periodic_interventions() -> None:
+    from syre_rl.experiments.firing import off_policy_gradient_steps
+
+    # dqn_redo: train_freq 256 vector steps x 4 envs, 128 gradient steps each, learning from step 1000
+    config = resolve_config("dqn_redo", "permuted_cartpole")
+    assert off_policy_gradient_steps(config) == (81920 - 1000) // 1024 * 128
+    assert idle_reasons(config) == []
+    short = resolve_config("dqn_redo", "permuted_cartpole", total_steps=3000)
+    assert off_policy_gradient_steps(short) == 128
+    assert idle_reasons(short) == [
+        "dqn_redo on permuted_cartpole: interventions.0 (redo) never checks: every_n_updates 1000 > the run's 128 "
+        "gradient steps"
+    ]
+    assert off_policy_gradient_steps(resolve_config("ppo_redo", "permuted_cartpole")) is None
+    # a periodic reset longer than a single-task run never fires
+    single = resolve_config("sac_reset", "pendulum_physics", total_steps=5000)
+    assert any("never resets" in line for line in idle_reasons(single))

@@ -12,8 +12,9 @@ Counts, per intervention type (from the callbacks' public state):
 * ``normalize_project``: optimizer steps projected.
 
 A planned run whose intervention can never act (:func:`idle_reasons`): continual backprop whose maturity threshold
-is at least the run's gradient steps (no unit ever matures), ReDo checking less often than the run has rollouts,
-and the task-switch interventions in a run with a single task.
+is at least the run's gradient steps (no unit ever matures), ReDo checking less often than the run has rollouts (or,
+off-policy, gradient steps), periodic resets and shrink-and-perturb whose period exceeds the run, the task-switch
+interventions in a run with a single task, and a plasticity injection with neither a switch nor a step in the run.
 """
 
 from __future__ import annotations
@@ -93,6 +94,26 @@ def gradient_steps_per_rollout(config: Mapping[str, Any]) -> int | None:
     return int(n_epochs) * math.ceil(int(n_steps) * int(config["n_envs"]) / int(batch_size))
 
 
+def off_policy_gradient_steps(config: Mapping[str, Any]) -> int | None:
+    """Gradient steps of a whole off-policy run: ``floor((total_steps - learning_starts) / (train_freq x n_envs))``
+    trainings of ``gradient_steps`` each (``-1``: as many as the environment steps of a training interval); None for
+    an on-policy algorithm or a ``train_freq`` counted in episodes."""
+    if _on_policy(config):
+        return None
+    learning_starts, train_freq, gradient_steps = (
+        _value(config, k) for k in ("learning_starts", "train_freq", "gradient_steps")
+    )
+    if isinstance(train_freq, list | tuple):
+        if len(train_freq) != 2 or str(train_freq[1]) != "step":
+            return None
+        train_freq = train_freq[0]
+    if not all(isinstance(v, int) for v in (learning_starts, train_freq, gradient_steps)):
+        return None
+    interval = int(train_freq) * int(config["n_envs"])
+    per_training = interval if gradient_steps < 0 else int(gradient_steps)
+    return max(0, int(config["total_steps"]) - int(learning_starts)) // interval * per_training
+
+
 def rollouts(config: Mapping[str, Any], steps: int | None = None) -> int | None:
     """Rollouts of an on-policy config in ``steps`` environment steps (default: the whole run); None for an
     off-policy algorithm."""
@@ -142,6 +163,7 @@ def idle_reasons(config: Mapping[str, Any]) -> list[str]:
     n_rollouts = rollouts(config)
     task = steps_per_task(config)
     single_task = task is not None and task >= int(config["total_steps"])
+    updates = off_policy_gradient_steps(config)
     for i, spec in enumerate(config["interventions"]):
         kind = spec.get("type")
         where = f"{run}: interventions.{i} ({kind})"
@@ -157,15 +179,27 @@ def idle_reasons(config: Mapping[str, Any]) -> list[str]:
             every = int(_setting(spec, "every_n_rollouts"))
             if n_rollouts is not None and every > n_rollouts:
                 out.append(f"{where} never checks: every_n_rollouts {every} > the run's {n_rollouts} rollouts")
+            from syre_rl.interventions.redo import DEFAULT_EVERY_N_UPDATES
+
+            every_update = _setting(spec, "every_n_updates") or DEFAULT_EVERY_N_UPDATES
+            if updates is not None and int(every_update) > updates:
+                out.append(f"{where} never checks: every_n_updates {every_update} > the run's {updates} gradient steps")
         elif kind == "shrink_perturb":
             every = int(_setting(spec, "every_n_rollouts"))
             periodic = every > 0 and (n_rollouts is None or every <= n_rollouts)
+            every_update = int(_setting(spec, "every_n_updates"))
+            periodic = periodic or (every_update > 0 and (updates is None or every_update <= updates))
             if not periodic and (not _setting(spec, "on_task_switch") or single_task):
                 out.append(f"{where} never applies: no task switch in the run and no periodic application")
         elif kind == "reset_on_switch" and single_task:
             out.append(f"{where} never resets: the run has a single task")
-        elif kind == "reset" and single_task and not int(_setting(spec, "every_n_updates")):
-            out.append(f"{where} never resets: the run has a single task and every_n_updates is 0")
+        elif kind == "reset" and single_task:
+            every_update = int(_setting(spec, "every_n_updates"))
+            if not every_update or (updates is not None and every_update > updates):
+                out.append(
+                    f"{where} never resets: the run has a single task and every_n_updates {every_update} is 0 or "
+                    f"more than the run's {updates} gradient steps"
+                )
         elif kind == "plasticity_injection":
             at_steps = [int(s) for s in _setting(spec, "at_steps")]
             switches = _setting(spec, "on_task_switch") and not single_task
