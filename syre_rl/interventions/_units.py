@@ -65,6 +65,19 @@ class UnitLayer:
         """A consumer's weight-shaped tensor viewed as ``(out, width, -1)``: unit ``i`` owns ``view[:, i]``."""
         return tensor.view(tensor.shape[0], self.width, -1)
 
+    def row_params(self) -> list[torch.Tensor]:
+        """The tensors whose entries ``[i]`` belong to unit ``i``: incoming weight, bias, per-unit LayerNorm entries."""
+        rows = [self.in_weight, getattr(self.in_layer, "bias", None)]
+        if self.norm is not None and self.norm.elementwise_affine:
+            rows += [self.norm.weight, self.norm.bias]
+        return [p for p in rows if isinstance(p, torch.Tensor)]
+
+    def column_mask(self, param: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
+        """Boolean mask of the entries of a consumer's weight-shaped ``param`` that belong to ``units``."""
+        mask = torch.zeros_like(param, dtype=torch.bool)
+        self.unit_view(mask)[:, units] = True
+        return mask
+
     def outgoing_magnitude(self) -> torch.Tensor:
         """Mean absolute outgoing weight of each unit over all its consumers, ``(width,)``."""
         views = [self.unit_view(w.detach()).abs() for w in self.out_weights]
@@ -144,17 +157,14 @@ def reinitialise_units(
         return
     w_in = layer.in_weight
     w_in[units] = fresh_in_weight[units].to(w_in.device, w_in.dtype)
-    rows: list[torch.Tensor] = [w_in]  # tensors whose entries [units] belong to the units
     bias = getattr(layer.in_layer, "bias", None)
     if bias is not None:
         bias[units] = 0.0
-        rows.append(bias)
     if layer.norm is not None and layer.norm.elementwise_affine:
         layer.norm.weight[units] = 1.0
-        rows.append(layer.norm.weight)
         if layer.norm.bias is not None:
             layer.norm.bias[units] = 0.0
-            rows.append(layer.norm.bias)
+    rows = layer.row_params()  # tensors whose entries [units] belong to the units
     columns = layer.out_weights  # tensors whose entries [:, units] belong to the units
     for w_out in columns:
         layer.unit_view(w_out)[:, units] = 0.0
@@ -162,7 +172,7 @@ def reinitialise_units(
         for param in rows:
             decay.reinitialised_entries(param, _row_mask(param, units), fresh=True)
         for param in columns:
-            decay.reinitialised_entries(param, _column_mask(layer, param, units), fresh=False)
+            decay.reinitialised_entries(param, layer.column_mask(param, units), fresh=False)
     for optimizer in optimizers:
         for params, is_column in ((rows, False), (columns, True)):
             for param in params:
@@ -178,10 +188,4 @@ def reinitialise_units(
 def _row_mask(param: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
     mask = torch.zeros_like(param, dtype=torch.bool)
     mask[units] = True
-    return mask
-
-
-def _column_mask(layer: UnitLayer, param: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
-    mask = torch.zeros_like(param, dtype=torch.bool)
-    layer.unit_view(mask)[:, units] = True
     return mask

@@ -179,10 +179,10 @@ class ContinualBackpropState:
         if self.optimizer_state == "per_element_step":
             for optimizer in optimizers:
                 steps = self.steps_of(optimizer)
-                for param in _row_params(layer):
+                for param in layer.row_params():
                     steps.restart(param, units)
                 for w_out in layer.out_weights:
-                    steps.restart(w_out, _column_index(layer, w_out, units))
+                    steps.restart(w_out, layer.column_mask(w_out, units))
         st.utility[units] = 0.0
         st.mean_activation[units] = 0.0
         st.age[units] = 0
@@ -233,21 +233,6 @@ class ContinualBackpropState:
         params = dict(self.policy.named_parameters())
         for optimizer, saved_steps in zip(optimizers, state.get("adam_steps", [])):
             self.steps_of(optimizer).load_state_dict(saved_steps, params)
-
-
-def _row_params(layer: UnitLayer) -> list[torch.Tensor]:
-    """The tensors whose entries ``[units]`` belong to the units: incoming weight rows, bias, LayerNorm entries."""
-    rows = [layer.in_weight, getattr(layer.in_layer, "bias", None)]
-    if layer.norm is not None and layer.norm.elementwise_affine:
-        rows += [layer.norm.weight, layer.norm.bias]
-    return [p for p in rows if isinstance(p, torch.Tensor)]
-
-
-def _column_index(layer: UnitLayer, w_out: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
-    """A boolean mask of the entries of ``w_out`` that belong to ``units`` (its columns or blocks of columns)."""
-    mask = torch.zeros_like(w_out, dtype=torch.bool)
-    layer.unit_view(mask)[:, units] = True
-    return mask
 
 
 class ContinualBackprop(HookedCallback):

@@ -46,7 +46,7 @@ from syre_rl.interventions._units import UnitLayer, reinitialise_units, unit_lay
 from syre_rl.plasticity.capture import capture_activations
 from syre_rl.plasticity.grad_norms import policy_optimizers
 from syre_rl.plasticity.metrics import unit_scores
-from syre_rl.plasticity.rollouts import Observations, count_rollouts, sample_observations
+from syre_rl.plasticity.rollouts import Observations, count_rollouts, replay_batch, sample_observations
 from syre_rl.policies import find_decay
 from syre_rl.validation import check_int, check_real
 
@@ -114,30 +114,6 @@ def recycle_dormant(
             reinitialise_units(layer, units, fresh, optimizers, decay=decay)
         recycled[layer.name] = units
     return recycled
-
-
-def replay_batch(
-    model: OffPolicyAlgorithm, batch_size: int, rng: np.random.Generator
-) -> tuple[Observations, torch.Tensor] | None:
-    """``batch_size`` observations and stored actions of the replay buffer, drawn uniformly with ``rng`` (numpy's
-    global generator, which training samples with, is not touched), normalised as training sees them.
-
-    :return: ``(observations, actions)`` on the policy's device, or None while the buffer is empty.
-    """
-    replay = model.replay_buffer
-    if replay is None or replay.size() == 0:
-        return None
-    rows = rng.integers(0, replay.size(), size=batch_size)
-    envs = rng.integers(0, replay.n_envs, size=batch_size)
-    env = model.get_vec_normalize_env()
-    observations: Observations
-    if isinstance(replay.observations, dict):
-        raw = {key: obs[rows, envs] for key, obs in replay.observations.items()}
-        normalised = replay._normalize_obs(raw, env)
-        observations = {key: replay.to_torch(obs) for key, obs in dict(normalised).items()}
-    else:
-        observations = replay.to_torch(np.asarray(replay._normalize_obs(replay.observations[rows, envs], env)))
-    return observations, replay.to_torch(replay.actions[rows, envs])
 
 
 class ReDo(BaseCallback):

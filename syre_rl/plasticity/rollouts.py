@@ -33,16 +33,15 @@ def sample_observations(
     """A batch of recent observations as the policy takes them (a tensor, or a dict of tensors, on its device).
 
     On-policy algorithms: observations of the rollout just collected (its buffer must be full, as it is at a rollout's
-    end). Off-policy algorithms: a sample of the replay buffer (the buffer's own sampling, with the algorithm's
-    ``VecNormalize`` if any).
+    end). Off-policy algorithms: a uniform sample of the replay buffer (:func:`replay_batch`).
 
     :param model: the SB3 algorithm.
     :param batch_size: number of observations, drawn without replacement (all of them, shuffled, when the buffer holds
         fewer); None: the whole rollout in buffer order (on-policy), or the whole replay buffer's size.
-    :param rng: generator of the rollout subset (default a fresh unseeded one) and of the replay sample (see
-        :func:`sample_replay`; default numpy's global generator, as in training).
-    :return: the batch, or None while the buffers hold nothing to measure (a rollout buffer not yet full, a replay
-        buffer with fewer than 2 transitions).
+    :param rng: generator of the rollout subset or the replay sample (see :func:`replay_batch`); default a fresh
+        unseeded one.
+    :return: the batch, or None while the buffers hold nothing to measure (a rollout buffer not yet full, an empty
+        replay buffer).
     """
     device = model.policy.device
     buffer = getattr(model, "rollout_buffer", None)
@@ -60,32 +59,32 @@ def sample_observations(
             idx = rng.choice(n, size=min(n, batch_size), replace=False)
             flat = {k: v[idx] for k, v in flat.items()} if isinstance(flat, dict) else flat[idx]
         return obs_as_tensor(flat, device)
-    replay = sample_replay(model, batch_size, rng)
-    return None if replay is None else replay.observations
-
-
-def sample_replay(model: Any, batch_size: int | None = None, rng: np.random.Generator | None = None) -> Any:
-    """A batch of an off-policy algorithm's replay buffer (SB3's ``ReplayBufferSamples``: observations, actions as
-    stored, ...), drawn by the buffer's own sampling and with the algorithm's ``VecNormalize`` if any.
-
-    SB3's buffers draw their indices from numpy's global generator. With ``rng``, that generator is seeded from
-    ``rng`` for this draw and then put back as it was, so measuring leaves the training's batches unchanged; without
-    it, the draw consumes the global generator as a training batch would.
-
-    :param model: the SB3 algorithm.
-    :param batch_size: number of transitions; None: the buffer's size.
-    :param rng: the measuring code's own generator, or None.
-    :return: the batch, or None without a replay buffer or while it holds fewer than 2 transitions.
-    """
     replay = getattr(model, "replay_buffer", None)
-    if replay is None or replay.size() <= 1:
+    if replay is None:
         return None
-    size = replay.size() if batch_size is None else min(replay.size(), batch_size)
-    if rng is None:
-        return replay.sample(size, env=model.get_vec_normalize_env())
-    state = np.random.get_state()
-    try:
-        np.random.seed(int(rng.integers(2**32)))
-        return replay.sample(size, env=model.get_vec_normalize_env())
-    finally:
-        np.random.set_state(state)
+    size = replay.size() if batch_size is None else batch_size
+    batch = replay_batch(model, size, np.random.default_rng() if rng is None else rng)
+    return None if batch is None else batch[0]
+
+
+def replay_batch(model: Any, batch_size: int, rng: np.random.Generator) -> tuple[Observations, torch.Tensor] | None:
+    """``batch_size`` observations and stored actions of an off-policy algorithm's replay buffer, drawn uniformly
+    with ``rng`` (numpy's global generator, which training samples with, is not touched, so measuring leaves the
+    training's batches unchanged), normalised as training sees them (the algorithm's ``VecNormalize``, if any).
+
+    :return: ``(observations, actions)`` on the policy's device, or None while the buffer is empty.
+    """
+    replay = model.replay_buffer
+    if replay is None or replay.size() == 0:
+        return None
+    rows = rng.integers(0, replay.size(), size=batch_size)
+    envs = rng.integers(0, replay.n_envs, size=batch_size)
+    env = model.get_vec_normalize_env()
+    observations: Observations
+    if isinstance(replay.observations, dict):
+        raw = {key: obs[rows, envs] for key, obs in replay.observations.items()}
+        normalised = replay._normalize_obs(raw, env)
+        observations = {key: replay.to_torch(obs) for key, obs in dict(normalised).items()}
+    else:
+        observations = replay.to_torch(np.asarray(replay._normalize_obs(replay.observations[rows, envs], env)))
+    return observations, replay.to_torch(replay.actions[rows, envs])

@@ -54,7 +54,7 @@ from syre_rl.plasticity.records import (
     CsvAppender,
     output_folder,
 )
-from syre_rl.plasticity.rollouts import Observations, count_rollouts, sample_observations, sample_replay
+from syre_rl.plasticity.rollouts import Observations, count_rollouts, replay_batch, sample_observations
 from syre_rl.validation import check_fraction, check_int, check_real
 
 # At this cadence the callback costs PPO less than 5% of its time even with small rollouts (see
@@ -282,9 +282,8 @@ class MetricSampler(BaseCallback):
     def _measure(self, probe: bool) -> None:
         actions: torch.Tensor | None = None
         if getattr(self.model, "replay_buffer", None) is not None:
-            replay = sample_replay(self.model, self.batch_size, self._rng)
-            obs = None if replay is None else replay.observations
-            actions = None if replay is None else replay.actions
+            replay = replay_batch(self.model, self.batch_size, self._rng)
+            obs, actions = (None, None) if replay is None else replay
         else:
             obs = sample_observations(self.model, self.batch_size, self._rng)
         policy: Any = self.model.policy
