@@ -22,7 +22,14 @@ from syre_rl.nonstationary.batched import BatchedVecEnv
 from syre_rl.nonstationary.scenarios import BACKENDS, EXTRA_BACKENDS, validate_recipe
 
 REPO = Path(__file__).resolve().parents[1]
-WRAPPER_ONLY = {"classic_cycle", "slippery_ant", "slippery_ant_gpu", "slippery_ant_quick", "slippery_halfcheetah"}
+WRAPPER_ONLY = {
+    "classic_cycle",
+    "slippery_ant",
+    "slippery_ant_gpu",
+    "slippery_ant_quick",
+    "slippery_halfcheetah",
+    "slippery_halfcheetah_short",
+}
 
 
 def config(scenario: str, backend: str, steps: int = 512, agent: str = "syre_ppo", **extra: str) -> dict:

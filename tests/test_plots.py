@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from syre_rl.analysis.plots import agent_color, binned_curve, plot_benchmark, task_switches
+from syre_rl.analysis.plots import agent_color, binned_curve, figure_colors, plot_benchmark, task_switches
 
 
 def fake_run(root: Path, agent: str, seed: int, scenario: str = "tiny", slope: float = 0.0) -> Path:
@@ -93,7 +93,9 @@ def test_sweep_variants_are_drawn_and_summarised_apart(tmp_path: Path, monkeypat
     drawn = []
     band = plots._band
     monkeypatch.setattr(
-        plots, "_band", lambda ax, x, curves, agent, n: drawn.append(agent) or band(ax, x, curves, agent, n)
+        plots,
+        "_band",
+        lambda ax, x, curves, agent, n, color: drawn.append(agent) or band(ax, x, curves, agent, n, color),
     )
     plot_benchmark(tmp_path / "bench", tmp_path / "plots")
     assert sorted(set(drawn)) == ["syre_ppo [sigma_scale=0.01]", "syre_ppo [sigma_scale=1]"]
@@ -101,3 +103,17 @@ def test_sweep_variants_are_drawn_and_summarised_apart(tmp_path: Path, monkeypat
     relative = summary[summary["metric"] == "relative_return"].set_index("variant")["mean"]
     assert relative.to_dict() == pytest.approx({"sigma_scale=0.01": 0.7, "sigma_scale=1": 1.0})
     assert list(format_table(summary).index.get_level_values("agent")) == list(sorted(set(drawn)))
+
+
+def test_figure_colours_stay_distinct_for_many_variants() -> None:
+    variants = [
+        f"{a} [replay_ratio={r}]" for a in ("dqn", "syre_dqn", "dqn_l2", "dqn_redo", "dqn_reset") for r in (1, 8)
+    ]
+    colours = figure_colors([*variants, "ppo", "syre_ppo"])
+    assert len(set(colours.values())) == 12
+    assert colours["ppo"] == agent_color("ppo") and colours["syre_ppo"] == agent_color("syre_ppo")
+    assert figure_colors(variants) == figure_colors(list(reversed(variants)))  # independent of the order drawn
+    # Off-policy agents take the colour of the PPO agent with the same method.
+    assert agent_color("syre_dqn") == agent_color("syre_sac") == agent_color("syre_ppo")
+    assert agent_color("dqn_l2") == agent_color("ppo_l2") and agent_color("sac_reset") == agent_color("ppo_reset")
+    assert agent_color("dqn") == agent_color("ppo") and agent_color("dqnx") != agent_color("ppo")

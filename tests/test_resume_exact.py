@@ -39,6 +39,7 @@ from syre_rl.experiments.classes import resolve_algorithm
 from syre_rl.experiments.config import resolve_config
 from syre_rl.experiments.run import train
 from syre_rl.experiments.scenarios import load_scenario
+from syre_rl.run_layout import DONE_FILE
 
 LOGS = ("episodes.csv", "tasks.csv", "metrics.csv")
 STEPS = 1024
@@ -48,6 +49,11 @@ ACTIVE = {
     "ppo_cbp": ["interventions.0.maturity_threshold=4", "interventions.0.replacement_rate=0.05"],
     "ppo_redo": ["interventions.0.every_n_rollouts=1", "interventions.0.tau=0.5", "interventions.0.batch_size=96"],
     "ppo_shrink_perturb": ["interventions.0.every_n_rollouts=3"],
+    "dqn_redo": ["interventions.0.every_n_updates=12", "interventions.0.tau=0.5"],
+    "dqn_reset": ["interventions.0.every_n_updates=20"],
+    "sac_redo": ["interventions.0.every_n_updates=24", "interventions.0.tau=0.5"],
+    "sac_reset": ["interventions.0.every_n_updates=40"],
+    "td3_reset": ["interventions.0.every_n_updates=40"],
 }
 
 
@@ -168,7 +174,12 @@ def test_every_recipe_resumes_exactly(agent: str, tmp_path: Path, reference) -> 
     rollout = 64 if family(agent) == "discrete" else 1  # checkpoints fall at the start of a rollout
     assert list_checkpoints(run_dir)[-1].steps == at // every * every // rollout * rollout
     train(config, run_dir, resume=True)
-    assert_same_run(run_dir, reference(config))
+    uninterrupted = reference(config)
+    assert_same_run(run_dir, uninterrupted)
+    # Every intervention acts in the tiny run (so its state is part of what resumes), as often as without the stop.
+    counts = json.loads((run_dir / DONE_FILE).read_text()).get("interventions", [])
+    assert counts == json.loads((uninterrupted / DONE_FILE).read_text()).get("interventions", [])
+    assert all(count["acted"] > 0 for count in counts), counts
 
 
 @pytest.mark.parametrize("backend", ["wrapper", "batched"])

@@ -137,6 +137,22 @@ def test_shipped_study_plans_plan_without_idle_interventions() -> None:
     assert maturity == {"relabelled_bandit": 96, "permuted_cartpole_long": 80}
 
 
+def test_shipped_off_policy_plans_sweep_the_replay_ratio() -> None:
+    dqn_specs, dqn_warnings = StudyPlan.load(REPO / "studies" / "offpolicy_dqn.yaml").specs()
+    assert dqn_warnings == [] and len(dqn_specs) == 5 * 2 * 2 * 3  # agents x replay ratios x scenarios x seeds
+    for spec in dqn_specs:
+        config = spec.config()
+        hp, ratio = config["hyperparameters"], dict(spec.variant)["replay_ratio"]
+        assert hp["gradient_steps"] / hp["train_freq"] == ratio * config["n_envs"]  # 4 envs: 4 or 32 per step
+        assert config["policy_kwargs"]["net_arch"] == [64, 64] and hp["target_update_interval"] == 100
+    sac_specs, sac_warnings = StudyPlan.load(REPO / "studies" / "offpolicy_sac.yaml").specs()
+    assert sac_warnings == [] and len(sac_specs) == 4 * 3
+    assert {spec.scenario for spec in sac_specs} == {"pendulum_physics"}
+    cheetah_specs, cheetah_warnings = StudyPlan.load(REPO / "studies" / "offpolicy_halfcheetah.yaml").specs()
+    assert cheetah_warnings == [] and len(cheetah_specs) == 2 * 2
+    assert {spec.config()["total_steps"] for spec in cheetah_specs} == {100_000}
+
+
 def test_off_policy_gradient_steps_and_idle_periodic_interventions() -> None:
     from syre_rl.experiments.firing import off_policy_gradient_steps
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from syre_rl.analysis.runs import agent_label
 from syre_rl.analysis.statistics import wilson_interval
 from syre_rl.analysis.trap import trap_summary
 from syre_rl.analysis.verdicts import claim_verdicts, verdicts_markdown
@@ -172,3 +173,30 @@ def test_layernorm_agents_are_compared_with_their_own_counterparts() -> None:
     assert verdicts[(3, "syre_ppo_layernorm vs ppo_layernorm")].startswith("contradicted")
     assert (4, "syre_ppo_layernorm vs ppo_layernorm_l2 (gamma 0.002)") in verdicts
     assert (4, "syre_ppo vs ppo_layernorm_l2 (gamma 0.002)") not in verdicts
+
+
+def test_swept_settings_are_compared_only_at_equal_settings() -> None:
+    """DQN swept over the replay ratio: syre at ratio 8 meets DQN and DQN + L2 at ratio 8, never at ratio 1."""
+    names = {"ppo": "dqn", "syre_ppo": "syre_dqn", "ppo_l2": "dqn_l2"}
+    frames = []
+    for ratio, plain_late in ((1, 1.0), (8, 0.4)):
+        runs = _runs(plain_late, 0.9 if ratio == 8 else 1.0, 0.5)
+        runs["agent"] = runs["agent"].map(names)
+        runs["variant"] = f"replay_ratio={ratio}"
+        runs["label"] = [agent_label(a, v) for a, v in zip(runs["agent"], runs["variant"])]
+        frames.append(runs)
+    verdicts = {(v.claim, v.comparison): v.verdict for v in claim_verdicts(pd.concat(frames))}
+    high, low = "syre_dqn [replay_ratio=8]", "syre_dqn [replay_ratio=1]"
+    assert verdicts[(3, f"{high} vs dqn [replay_ratio=8]")] == "supported"
+    assert verdicts[(3, f"{low} vs dqn [replay_ratio=1]")].startswith("not shown: dqn [replay_ratio=1] does not lose")
+    assert (4, f"{high} vs dqn_l2 [replay_ratio=8] (gamma 0.002)") in verdicts
+    assert not [key for key in verdicts if "replay_ratio=8" in key[1] and "replay_ratio=1" in key[1]]
+    assert len([key for key in verdicts if key[0] == 3]) == 2
+
+
+def test_a_ratio_undefined_for_the_plain_agent_is_not_read_as_kept() -> None:
+    """Negative returns (Pendulum) leave the ratio to task 1 undefined: the verdict says so, not "does not lose it"."""
+    runs = _runs(0.4, 0.9, 0.5)
+    runs.loc[runs["agent"] == "ppo", "late_relative_return"] = np.nan
+    verdict = {(v.claim, v.comparison): v.verdict for v in claim_verdicts(runs)}[(3, "syre_ppo vs ppo")]
+    assert verdict == "not shown: late_relative_return is defined for fewer than 2 runs of ppo"

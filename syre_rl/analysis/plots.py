@@ -9,12 +9,13 @@ is written as PNG and SVG:
   symmetry collapse, plasticity probe), averaged over layers and networks;
 * ``relative_<scenario>``: per task, the final return relative to the run's first task, bars per agent with 95% CIs.
 
-Each agent keeps one colour in every figure (:func:`agent_color`); the variants of a sweep are drawn as agents of
-their own, ``agent [key=value, ...]``.
+Each agent keeps one colour in every figure (:func:`agent_color`; within a figure, :func:`figure_colors` keeps hashed
+colours distinct); the variants of a sweep are drawn as agents of their own, ``agent [key=value, ...]``.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -49,10 +50,38 @@ _FALLBACK = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20")(np.arang
 FORMATS: tuple[str, ...] = ("png", "svg")
 
 
+def _fixed_color(agent: str) -> str | None:
+    """The fixed colour of a shipped agent; DQN, SAC and TD3 agents take the colour of the PPO agent with the same
+    method (``dqn_l2`` that of ``ppo_l2``, ``syre_sac`` that of ``syre_ppo``)."""
+    as_ppo = re.sub(r"^(syre_)?(dqn|sac|td3)(?=_|$)", lambda m: f"{m.group(1) or ''}ppo", agent)
+    return AGENT_COLORS.get(agent) or AGENT_COLORS.get(as_ppo)
+
+
+def _hashed_slot(agent: str) -> int:
+    return zlib.crc32(agent.encode()) % len(_FALLBACK)
+
+
 def agent_color(agent: str) -> str:
     """The colour of an agent: fixed for the shipped agents, derived from the name's CRC32 otherwise (stable across
     figures, processes and machines)."""
-    return AGENT_COLORS.get(agent) or _FALLBACK[zlib.crc32(agent.encode()) % len(_FALLBACK)]
+    return _fixed_color(agent) or _FALLBACK[_hashed_slot(agent)]
+
+
+def figure_colors(agents: Iterable[str]) -> dict[str, str]:
+    """Distinct colours for the agents (or agent variants) drawn in one figure: :func:`agent_color`, except that an
+    agent whose hashed colour is already taken in this figure gets the next free one of the palette (up to 20 agents
+    without a fixed colour stay distinct)."""
+    names = sorted(set(agents))
+    out = {name: color for name in names if (color := _fixed_color(name)) is not None}
+    used = set(out.values())
+    for name in names:
+        if name in out:
+            continue
+        start = _hashed_slot(name)
+        slots = [_FALLBACK[(start + k) % len(_FALLBACK)] for k in range(len(_FALLBACK))]
+        out[name] = next((c for c in slots if c not in used), slots[0])
+        used.add(out[name])
+    return out
 
 
 def binned_curve(times: np.ndarray, values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -94,9 +123,8 @@ def _mark_switches(ax: plt.Axes, switches: Sequence[int]) -> None:
         ax.axvline(step, color="0.6", linestyle=":", linewidth=0.8, label="task switch" if i == 0 else None)
 
 
-def _band(ax: plt.Axes, x: np.ndarray, curves: list[np.ndarray], agent: str, n: int) -> None:
+def _band(ax: plt.Axes, x: np.ndarray, curves: list[np.ndarray], agent: str, n: int, color: str) -> None:
     mean, low, high = mean_and_ci(np.stack(curves))
-    color = agent_color(agent)
     marker = "o" if len(x) < 20 else None  # a few points would not show as a line
     ax.plot(x, mean, color=color, label=f"{agent} (n={n})", linewidth=1.4, marker=marker, markersize=3)
     ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
@@ -114,6 +142,7 @@ def plot_returns(runs: pd.DataFrame, out_dir: Path, n_bins: int = 60) -> list[Pa
         group = runs[runs["scenario"] == scenario]
         edges = np.linspace(0, group["total_steps"].max(), n_bins + 1)
         centres = (edges[:-1] + edges[1:]) / 2
+        colors = figure_colors(group["agent"])
         for agent, agent_runs in group.groupby("agent", sort=True):
             curves, ends = [], []
             for run_dir in agent_runs["run_dir"]:
@@ -123,7 +152,7 @@ def plot_returns(runs: pd.DataFrame, out_dir: Path, n_bins: int = 60) -> list[Pa
                     ends.append(episodes["timesteps"].max())
             if curves:
                 shown = edges[:-1] <= min(ends)  # a run still in progress is drawn up to where all its seeds are
-                _band(ax, centres[shown], [c[shown] for c in curves], agent, len(curves))
+                _band(ax, centres[shown], [c[shown] for c in curves], agent, len(curves), colors[agent])
         _mark_switches(ax, task_switches(group["run_dir"].iloc[0]))
         ax.set_title(scenario)
         ax.set_xlabel("environment steps")
@@ -154,12 +183,15 @@ def plot_metrics(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path]
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     switches = task_switches(group["run_dir"].iloc[0])
+    colors = figure_colors(group["agent"])
     for ax, label in zip(axes.flat, panels):
         for agent in sorted(data[label]):
             curves = data[label][agent]
             steps = sorted(set.intersection(*(set(c.index) for c in curves)))
             if steps:
-                _band(ax, np.asarray(steps), [c.loc[steps].to_numpy() for c in curves], agent, len(curves))
+                _band(
+                    ax, np.asarray(steps), [c.loc[steps].to_numpy() for c in curves], agent, len(curves), colors[agent]
+                )
         _mark_switches(ax, switches)
         ax.set_xlabel("environment steps")
         ax.set_ylabel(label)
@@ -188,6 +220,7 @@ def plot_relative(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path
         return []
     n_tasks = max(len(t) for t in per_agent.values())
     width = 0.8 / len(per_agent)
+    colors = figure_colors(per_agent)
     fig, ax = plt.subplots(figsize=(min(11.0, max(5.0, 0.3 * n_tasks * len(per_agent) + 2)), 3.6))
     for i, (agent, table) in enumerate(sorted(per_agent.items())):
         table = table.dropna()
@@ -195,7 +228,7 @@ def plot_relative(runs: pd.DataFrame, out_dir: Path, scenario: str) -> list[Path
             continue
         mean, low, high = mean_and_ci(table.to_numpy().T)
         x = table.index.to_numpy() + 1 + (i - (len(per_agent) - 1) / 2) * width
-        ax.bar(x, mean, width, color=agent_color(agent), label=f"{agent} (n={table.shape[1]})")
+        ax.bar(x, mean, width, color=colors[agent], label=f"{agent} (n={table.shape[1]})")
         ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt="none", ecolor="0.3", linewidth=0.8)
     ax.axhline(1.0, color="0.5", linewidth=0.8)
     ax.set_xticks(range(1, n_tasks + 1))

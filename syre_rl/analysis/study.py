@@ -57,8 +57,10 @@ IMPROVEMENT_FILE = "improvement.csv"
 TRAP_REPORT_FILE = "symmetry_trap.csv"
 VERDICT_RULE = (
     "Rule (see `syre_rl.analysis.verdicts`): X is better than Y when the 95% interval of P(X > Y) lies above 0.5; "
-    "PPO loses a quantity when the 95% interval of its last-over-first ratio lies below 1; a claim is supported "
-    "where PPO loses it and syre is better, contradicted where the other side is better, not shown otherwise."
+    "the plain agent (PPO, DQN, SAC, ...) loses a quantity when the 95% interval of its last-over-first ratio lies "
+    "below 1; a claim is supported where the plain agent loses it and syre is better, contradicted where the other "
+    "side is better, not shown otherwise. Runs swept over other settings (e.g. the replay ratio) are compared only "
+    "at equal settings."
 )
 INTERVENTIONS_FILE = "interventions.csv"
 FIGURES_DIR = "figures"

@@ -5,18 +5,23 @@ The claims (Ziyin, Xu and Chuang, ICLR 2025, as this package tests them):
 
 1. identical or dead units stay trapped under plain training and plain decay and escape under syre
    (the symmetry-trap experiment, :mod:`syre_rl.analysis.trap`);
-2. syre keeps feature rank under task switches where PPO loses it (``srank_retained``: last srank over first);
-3. syre keeps per-task return where PPO loses it (``late_relative_return``: the last third of the tasks' final
-   return over task 1's);
+2. syre keeps feature rank under task switches where the plain agent loses it (``srank_retained``: last srank over
+   first);
+3. syre keeps per-task return where the plain agent loses it (``late_relative_return``: the last third of the tasks'
+   final return over task 1's);
 4. syre does better than L2 and L2-Init at equal decay (``late_relative_return`` and ``mean_task_return``).
 
 Rules. A comparison of X (syre) over Y is *X better* when the 95% interval of the probability of improvement
 (:func:`~syre_rl.analysis.statistics.probability_of_improvement`) lies above 0.5, *Y better* when it lies below,
-and *no difference shown* otherwise. "PPO loses it" holds when the 95% bootstrap interval of PPO's ratio (last over
-first) lies below 1. A claim is *supported* in a scenario when PPO loses the quantity (claims 2, 3) and syre is
-better; *contradicted* when the other side is better; *mixed* (claim 4) when syre is better on one number and the
-other side on the other; *not shown* otherwise. Claim 1 is supported when, for every
-trap and decay strength, syre's escape rate's 95% Wilson interval lies above the intervals of every other condition.
+and *no difference shown* otherwise. "The plain agent (PPO, DQN, SAC, ...) loses it" holds when the 95% bootstrap
+interval of its ratio (last over first) lies below 1. A claim is *supported* in a scenario when the plain agent loses
+the quantity (claims 2, 3) and syre is better; *contradicted* when the other side is better; *mixed* (claim 4) when
+syre is better on one number and the other side on the other; *not shown* otherwise. Claim 1 is supported when, for
+every trap and decay strength, syre's escape rate's 95% Wilson interval lies above the intervals of every other
+condition.
+
+Runs swept over settings other than the decay (e.g. ``replay_ratio``) are compared only with runs of the same
+settings: syre at replay ratio 8 with DQN at replay ratio 8, never at 1.
 """
 
 from __future__ import annotations
@@ -50,8 +55,8 @@ class Verdict:
 
 CLAIMS: dict[int, str] = {
     1: "identical or dead units stay trapped under plain decay and escape under syre",
-    2: "syre keeps feature rank under task switches where PPO loses it",
-    3: "syre keeps per-task return where PPO loses it",
+    2: "syre keeps feature rank under task switches where the plain agent loses it",
+    3: "syre keeps per-task return where the plain agent loses it",
     4: "syre does better than L2 and L2-Init at equal decay",
 }
 
@@ -80,34 +85,59 @@ def _ratio_text(values: np.ndarray, label: str, column: str) -> tuple[float, str
     return float(high), f"{label} {column} = {float(mean):.2f} [{float(low):.2f}, {float(high):.2f}]"
 
 
-def _loss_claim(claim: int, per_run: pd.DataFrame, scenario: str, syre: str, base: str, column: str) -> Verdict | None:
+#: Sweep keys that set the decay itself; every other swept key (e.g. ``replay_ratio``) is a setting that compared runs
+#: must share.
+DECAY_KEYS: frozenset[str] = frozenset({"weight_decay", "sigma_scale", "decay_mode", "anchor"})
+
+
+def _setting(variant: object) -> frozenset[tuple[str, str]]:
+    """The non-decay part of a variant name (``"replay_ratio=8, weight_decay=0.01"`` -> ``{("replay_ratio", "8")}``)."""
+    if not isinstance(variant, str) or not variant:
+        return frozenset()
+    pairs = (part.split("=", 1) for part in variant.split(", ") if "=" in part)
+    return frozenset((key.strip(), value.strip()) for key, value in pairs if key.strip() not in DECAY_KEYS)
+
+
+def _labels(group: pd.DataFrame, agent: str) -> dict[str, frozenset[tuple[str, str]]]:
+    """The labels (agent and variant) of one agent's runs in ``group``, with their non-decay settings."""
+    rows = group[group["agent"] == agent]
+    variants = rows["variant"] if "variant" in rows else pd.Series([""] * len(rows), index=rows.index)
+    return {label: _setting(v) for label, v in sorted(zip(rows["label"], variants))}
+
+
+def _loss_claim(claim: int, per_run: pd.DataFrame, scenario: str, syre: str, base: str, column: str) -> list[Verdict]:
     group = per_run[per_run["scenario"] == scenario]
-    if not {syre, base} <= set(group["label"]):
-        return None
-    base_high, base_text = _ratio_text(group.loc[group["label"] == base, column].to_numpy(dtype=float), base, column)
-    stats, poi_text = _poi(group, syre, base, column)
-    loses = np.isfinite(base_high) and base_high < 1
-    side = _side(stats["ci_low"], stats["ci_high"])
-    if side == "y":
-        verdict = f"contradicted: {base} is better"
-    elif not loses:
-        verdict = f"not shown: {base} does not lose it here (interval reaches 1)"
-    elif side == "x":
-        verdict = "supported"
-    else:
-        verdict = "not shown: no difference (interval includes 0.5)"
-    return Verdict(claim, scenario, f"{syre} vs {base}", f"{base_text}; {poi_text}", verdict)
+    base_labels = _labels(group, base)
+    out = []
+    for x, setting in _labels(group, syre).items():
+        for y in (label for label, other in base_labels.items() if other == setting):
+            values = group.loc[group["label"] == y, column].to_numpy(dtype=float)
+            base_high, base_text = _ratio_text(values, y, column)
+            stats, poi_text = _poi(group, x, y, column)
+            loses = np.isfinite(base_high) and base_high < 1
+            side = _side(stats["ci_low"], stats["ci_high"])
+            if not np.isfinite(base_high):  # e.g. returns that are not positive, where a ratio means nothing
+                verdict = f"not shown: {column} is defined for fewer than 2 runs of {y}"
+            elif side == "y":
+                verdict = f"contradicted: {y} is better"
+            elif not loses:
+                verdict = f"not shown: {y} does not lose it here (interval reaches 1)"
+            elif side == "x":
+                verdict = "supported"
+            else:
+                verdict = "not shown: no difference (interval includes 0.5)"
+            out.append(Verdict(claim, scenario, f"{x} vs {y}", f"{base_text}; {poi_text}", verdict))
+    return out
 
 
 def _equal_decay_claim(per_run: pd.DataFrame, scenario: str, syre_agent: str, others: Sequence[str]) -> list[Verdict]:
     group = per_run[per_run["scenario"] == scenario]
     out = []
-    syre_labels = sorted(group.loc[group["agent"] == syre_agent, "label"].unique())
-    for x in syre_labels:
+    for x, setting in _labels(group, syre_agent).items():
         gamma = group.loc[group["label"] == x, "weight_decay"].iloc[0]
         for agent in others:
-            ys = group.loc[(group["agent"] == agent) & np.isclose(group["weight_decay"], gamma), "label"].unique()
-            for y in sorted(ys):
+            same_decay = group[(group["agent"] == agent) & np.isclose(group["weight_decay"], gamma)]
+            for y in (label for label, other in _labels(same_decay, agent).items() if other == setting):
                 columns = ("late_relative_return", "mean_task_return")
                 texts, sides = [], []
                 for column in columns:
@@ -166,6 +196,9 @@ class Comparison:
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison("syre_ppo", "ppo", ("ppo_l2", "ppo_l2_init")),
     Comparison("syre_ppo_layernorm", "ppo_layernorm", ("ppo_layernorm_l2",)),
+    Comparison("syre_dqn", "dqn", ("dqn_l2",)),
+    Comparison("syre_sac", "sac", ("sac_l2",)),
+    Comparison("syre_td3", "td3", ("td3_l2",)),
 )
 
 
@@ -181,7 +214,8 @@ def claim_verdicts(
     :param trap: the symmetry-trap summary (:func:`~syre_rl.analysis.trap.trap_summary`), or None.
     :param comparisons: the syre agents with their plain and decay counterparts. Default :data:`COMPARISONS`: plain
         networks (``syre_ppo`` vs ``ppo``, ``ppo_l2``, ``ppo_l2_init``) and LayerNorm networks
-        (``syre_ppo_layernorm`` vs ``ppo_layernorm``, ``ppo_layernorm_l2``).
+        (``syre_ppo_layernorm`` vs ``ppo_layernorm``, ``ppo_layernorm_l2``), and DQN, SAC and TD3 (``syre_dqn`` vs
+        ``dqn``, ``dqn_l2``; likewise for ``sac`` and ``td3``).
     """
     out = _trap_claim(trap) if trap is not None and not trap.empty else []
     if per_run.empty:
@@ -190,9 +224,7 @@ def claim_verdicts(
     for claim, column in ((2, "srank_retained"), (3, "late_relative_return")):
         for scenario in scenarios:
             for c in comparisons:
-                verdict = _loss_claim(claim, per_run, scenario, c.syre, c.base, column)
-                if verdict is not None:
-                    out.append(verdict)
+                out += _loss_claim(claim, per_run, scenario, c.syre, c.base, column)
     for scenario in scenarios:
         for c in comparisons:
             out += _equal_decay_claim(per_run, scenario, c.syre, c.decays)

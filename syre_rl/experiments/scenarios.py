@@ -37,6 +37,9 @@ SCENARIO_IDS: dict[str, str] = {
     "RelabelledBanditLong-v0": "relabelled_bandit_long",
     "PermutedCartPoleLong-v0": "permuted_cartpole_long",
     "PendulumPhysics-v0": "pendulum_physics",
+    "SlipperyHalfCheetahShort-v0": "slippery_halfcheetah_short",
+    "RelabelledBanditOffPolicy-v0": "relabelled_bandit_offpolicy",
+    "PermutedCartPoleOffPolicy-v0": "permuted_cartpole_offpolicy",
 }
 
 
