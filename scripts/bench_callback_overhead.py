@@ -46,6 +46,7 @@ from stable_baselines3 import DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 
+from syre_rl.experiments.paired import advance_in_turn
 from syre_rl.plasticity import PlasticityCallback
 
 HYPERPARAMETERS: dict[str, Any] = dict(
@@ -174,12 +175,7 @@ def run_pair(
         return {w: timed_run(env_id, n_envs, steps, seed, w, algorithm, every_n_rollouts) for w in order}
     with tempfile.TemporaryDirectory() as log_dir:
         runs = {w: TimedRun(env_id, n_envs, seed, w, log_dir, algorithm, every_n_rollouts) for w in order}
-        done, k = 0, 0
-        while done < steps:
-            n = min(chunk, steps - done)
-            for w in order if k % 2 == 0 else order[::-1]:
-                runs[w].advance(n)
-            done, k = done + n, k + 1
+        advance_in_turn(runs, order, steps, chunk)
     return {w: runs[w].result() for w in order}
 
 

@@ -39,6 +39,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 
 from syre_rl import SyreDQN, SyrePPO, SyreSAC, SyreTD3
+from syre_rl.experiments.paired import advance_in_turn
 
 # algorithm -> (plain class, syre class, default env, default steps)
 ALGORITHMS: dict[str, tuple[type[BaseAlgorithm], type[BaseAlgorithm], str, int]] = {
@@ -177,12 +178,7 @@ def run_pair(
     if chunk <= 0:
         return {name: timed_run(algorithm, name, env_id, steps, seed, weight_decay, device) for name in order}
     runs = {name: TimedRun(algorithm, name, env_id, seed, weight_decay, device) for name in order}
-    done, k = 0, 0
-    while done < steps:
-        n = min(chunk, steps - done)
-        for name in order if k % 2 == 0 else order[::-1]:
-            runs[name].advance(n)
-        done, k = done + n, k + 1
+    advance_in_turn(runs, order, steps, chunk)
     return {name: runs[name].result() for name in order}
 
 
