@@ -3,11 +3,13 @@
 For each scenario and number of sub-envs, PPO trains in pairs of runs with the same seed and hyperparameters (the
 scenario recipe's), once on each path, built by ``syre_rl.experiments.build.make_vec_env`` with the recipe's
 ``backend`` set to ``wrapper`` (``n_envs`` ``Monitor(TaskSwitchingWrapper(...))`` sub-envs in a DummyVecEnv) and to
-``batched`` (one :class:`~syre_rl.nonstationary.batched.BatchedVecEnv`); the order alternates between repeats so
-that drifts in machine load hit both. Every run keeps the recipe's rollout size (``n_steps x n_envs`` samples per
-update, so ``n_steps = recipe rollout / n_envs``), batch size and epochs: both paths, at every ``n_envs``, do the
-same updates per sample. A callback splits the wall time of ``learn()`` into the env's ``step`` calls, the rest of
-the rollout (policy forward pass, buffer) and the PPO update.
+``batched`` (one :class:`~syre_rl.nonstationary.batched.BatchedVecEnv`). The runs go in rounds: each round runs
+every setting's pair once, the order within a pair alternating, so that drifts in machine load hit both paths, and
+the ratio against the wrapper path at the recipe's ``n_envs`` (the target's measure) is taken within each round.
+Every run keeps the recipe's rollout size (``n_steps x n_envs`` samples per update, so ``n_steps = recipe rollout /
+n_envs``), batch size and epochs: both paths, at every ``n_envs``, do the same updates per sample. A callback
+splits the wall time of ``learn()`` into the env's ``step`` calls, the rest of the rollout (policy forward pass,
+buffer) and the PPO update.
 
 With ``--env-device DEVICE`` the pair is instead the batched path on numpy and the batched path in torch on DEVICE
 (``cpu``, ``cuda``, ``cuda:N``: the recipe key ``env_device``); ``--device`` puts the PPO model on a torch device
@@ -23,6 +25,9 @@ Every run is written to a CSV (an existing file is never overwritten) and a tabl
 wall time, each run records the CPU time of the process (``cpu_s``): on a machine shared with other work, samples
 per CPU second compare runs better than samples per wall second.
 
+"One CPU core" is best measured pinned to one, e.g. ``taskset -c 1 python scripts/bench_throughput.py ...``
+(``--threads 1``, the default, keeps torch on one thread).
+
 Example (a few minutes on a 2-core machine):
     python scripts/bench_throughput.py --out bench_throughput.csv --rollouts 4 --repeats 3
 The long scenarios at their own settings (64 envs) only:
@@ -30,6 +35,8 @@ The long scenarios at their own settings (64 envs) only:
         permuted_cartpole_long --n-envs 64
 With both speed-ups of the update:
     python scripts/bench_throughput.py --out bench_fast.csv --fused-adam --no-validate
+The ratios against the recipe's n_envs over every round of several script runs (measures nothing):
+    python scripts/bench_throughput.py --pool bench_1.csv bench_2.csv bench_3.csv
 The torch path on a GPU against the numpy path, model on the GPU too:
     python scripts/bench_throughput.py --out bench_torch_cuda.csv --scenarios relabelled_bandit_long \
         permuted_cartpole_long --n-envs 1024 4096 --env-device cuda --device cuda --rollouts 8 --repeats 3
@@ -186,8 +193,9 @@ def summary(
     rows: list[dict[str, Any]], recipe_n_envs: dict[str, int], paths: tuple[str, str] = PATHS
 ) -> list[dict[str, Any]]:
     """Medians over repeats, per scenario and n_envs, with the ratio of steps/s of ``paths[1]`` over ``paths[0]``
-    (paired), and ``paths[1]`` against ``paths[0]`` at the recipe's ``n_envs`` (how runs are made today). Shares of
-    wall time are fractions; ``env_steps_per_s`` is samples over the time in the env's ``step``."""
+    (paired), and ``vs_recipe``: the median over repeats of ``paths[1]`` against ``paths[0]`` at the recipe's
+    ``n_envs`` (how runs were made before), each ratio within one round, with its ``vs_recipe_range`` (min, max).
+    Shares of wall time are fractions; ``env_steps_per_s`` is samples over the time in the env's ``step``."""
     base_path, other_path = paths
     out = []
     keys = sorted({(r["scenario"], r["n_envs"]) for r in rows}, key=lambda k: (k[0], k[1]))
@@ -218,11 +226,71 @@ def summary(
         )
         out.append(line)
     for line in out:
-        base = [x for x in out if x["scenario"] == line["scenario"] and x["n_envs"] == recipe_n_envs[line["scenario"]]]
-        line["vs_recipe"] = (
-            line[other_path]["steps_per_s"] / base[0][base_path]["steps_per_s"] if base else float("nan")
-        )
+        ratios = vs_recipe_ratios(rows, line["scenario"], line["n_envs"], recipe_n_envs[line["scenario"]], paths)
+        line["vs_recipe"] = statistics.median(ratios) if ratios else float("nan")
+        line["vs_recipe_range"] = (min(ratios), max(ratios)) if ratios else (float("nan"), float("nan"))
     return out
+
+
+def vs_recipe_ratios(
+    rows: list[dict[str, Any]], scenario: str, n_envs: int, recipe_n_envs: int, paths: tuple[str, str] = PATHS
+) -> list[float]:
+    """Steps/s of ``paths[1]`` at ``n_envs`` over ``paths[0]`` at the recipe's ``n_envs``, one ratio per repeat that
+    has both runs (paired by repeat: both ran in the same round, minutes apart at most)."""
+    base_path, other_path = paths
+
+    def by_repeat(path: str, n: int) -> dict[int, float]:
+        return {
+            r["repeat"]: r["steps_per_s"]
+            for r in rows
+            if (r["scenario"], r["n_envs"], r["path"]) == (scenario, n, path)
+        }
+
+    base, other = by_repeat(base_path, recipe_n_envs), by_repeat(other_path, n_envs)
+    return [other[k] / base[k] for k in sorted(base.keys() & other.keys())]
+
+
+def read_runs(path: Path) -> list[dict[str, Any]]:
+    """The rows of a CSV this script wrote, with numbers as numbers; ValueError naming the file if it is not one."""
+    ints, texts = {"n_envs", "n_steps", "batch_size", "n_epochs", "repeat", "timesteps"}, {"scenario", "path"}
+    texts |= {"env_device", "device", "fused_adam", "validate"}
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = set(COLUMNS) - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path} is not a CSV written by this script: no column {', '.join(sorted(missing))}")
+        try:
+            return [
+                {k: v if k in texts else int(v) if k in ints else float(v) for k, v in row.items()} for row in reader
+            ]
+        except ValueError as err:
+            raise ValueError(f"{path}: a value is not a number ({err})") from None
+
+
+def pooled_rounds(
+    runs_per_file: list[list[dict[str, Any]]], recipe_n_envs: dict[str, int], paths: tuple[str, str] = PATHS
+) -> list[dict[str, Any]]:
+    """The ratios against the recipe's ``n_envs`` of every round of several script runs (one list of rows per CSV),
+    per scenario and ``n_envs``: how many rounds, their median, min and max, and how many reach 3x and 4x."""
+    ratios: dict[tuple[str, int], list[float]] = {}
+    for rows in runs_per_file:
+        for scenario, n_envs in sorted({(r["scenario"], r["n_envs"]) for r in rows}):
+            found = vs_recipe_ratios(rows, scenario, n_envs, recipe_n_envs[scenario], paths)
+            ratios.setdefault((scenario, n_envs), []).extend(found)
+    return [
+        {
+            "scenario": scenario,
+            "n_envs": n_envs,
+            "rounds": len(found),
+            "median": statistics.median(found),
+            "min": min(found),
+            "max": max(found),
+            "at_least_3x": sum(x >= 3 for x in found),
+            "at_least_4x": sum(x >= 4 for x in found),
+        }
+        for (scenario, n_envs), found in sorted(ratios.items())
+        if found
+    ]
 
 
 def print_table(lines: list[dict[str, Any]], paths: tuple[str, str] = PATHS) -> None:
@@ -235,23 +303,62 @@ def print_table(lines: list[dict[str, Any]], paths: tuple[str, str] = PATHS) -> 
     print(head)
     print("-" * len(head))
     for line in lines:
+        low, high = line["vs_recipe_range"]
+        vs_range = f"({low:.2f}-{high:.2f}x)"
         shares = {p: " ".join(f"{100 * line[p][k]:5.1f}%" for k in ("env_s", "forward_s", "update_s")) for p in paths}
         print(
             f"{line['scenario']:<24} {line['n_envs']:>6} {line[a]['steps_per_s']:>10.0f} "
-            f"{line[b]['steps_per_s']:>10.0f} {line['ratio']:>5.2f}x {line['vs_recipe']:>6.2f}x   "
+            f"{line[b]['steps_per_s']:>10.0f} {line['ratio']:>5.2f}x {line['vs_recipe']:>6.2f}x {vs_range:>13}   "
             f"{shares[a]:>22}   {shares[b]:>22}   "
             f"{line[a]['env_steps_per_s']:>14.0f} {line[b]['env_steps_per_s']:>14.0f}   "
             f"{line[a]['cpu_steps_per_s']:>14.0f} {line[b]['cpu_steps_per_s']:>14.0f}"
         )
     print(f"(steps/s and ratio: medians over paired repeats; vs rec.: {b} steps/s over the {a} path's at the")
-    print(" recipe's n_envs; env / fwd / upd: median shares of wall time in the env's step, the rest of the rollout")
-    print(" (policy forward pass, buffer), and the PPO update; env/s: samples per second of time in the env's step;")
+    print(" recipe's n_envs, median and range of the ratios within each round; env / fwd / upd: median shares of")
+    print(" wall time in the env's step, the rest of the rollout (policy forward pass, buffer), and the PPO update;")
+    print(" env/s: samples per second of time in the env's step;")
     print(" /cpu-s: samples per second of the process's CPU time, which other load on the machine barely changes)")
+
+
+def print_pooled(files: list[Path]) -> int:
+    """Print :func:`pooled_rounds` of the CSVs ``files``; 2 (with the reason) if one is missing or not this script's."""
+    runs_per_file = []
+    for file in files:
+        if not file.is_file():
+            print(f"error: --pool: no such file {file}", file=sys.stderr)
+            return 2
+        try:
+            runs_per_file.append(read_runs(file))
+        except ValueError as err:
+            print(f"error: --pool: {err}", file=sys.stderr)
+            return 2
+    names = {r["scenario"] for rows in runs_per_file for r in rows}
+    torch_pair = any(r["path"] == "torch" for rows in runs_per_file for r in rows)
+    lines = pooled_rounds(
+        runs_per_file, {name: load_scenario(name)["n_envs"] for name in names}, TORCH_PATHS if torch_pair else PATHS
+    )
+    print(f"{'scenario':<24} {'n_envs':>6} {'rounds':>6} {'median':>7} {'min-max':>13} {'>= 3x':>6} {'>= 4x':>6}")
+    for line in lines:
+        print(
+            f"{line['scenario']:<24} {line['n_envs']:>6} {line['rounds']:>6} {line['median']:>6.2f}x "
+            f"{line['min']:>5.2f}-{line['max']:.2f}x {line['at_least_3x']:>6} {line['at_least_4x']:>6}"
+        )
+    a, b = TORCH_PATHS if torch_pair else PATHS
+    print(f"({b} steps/s over the {a} path's at the recipe's n_envs, within each round; {len(files)} files)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="CSV file to write (must not exist)")
+    parser.add_argument("--out", type=Path, help="CSV file to write (must not exist)")
+    parser.add_argument(
+        "--pool",
+        type=Path,
+        nargs="+",
+        metavar="CSV",
+        help="measure nothing: pool the rounds of these CSVs (earlier script runs) and print the ratios against the "
+        "recipe's n_envs over all of them",
+    )
     parser.add_argument(
         "--scenarios",
         nargs="+",
@@ -281,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         help="every run turns off the argument checks of torch.distributions (both paths alike)",
     )
     args = parser.parse_args(argv)
+    if args.pool:
+        return print_pooled(args.pool)
+    if args.out is None:
+        print("error: --out is required (a CSV file to write), unless --pool is given", file=sys.stderr)
+        return 2
     if args.out.exists():
         print(f"error: {args.out} exists; not overwriting it", file=sys.stderr)
         return 2
@@ -306,25 +418,30 @@ def main(argv: list[str] | None = None) -> int:
     with args.out.open("x", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
-        for name, recipe in recipes.items():
-            for n_envs in sorted(set(args.n_envs or [recipe["n_envs"], 64, 256])):
-                for repeat in range(args.repeats):
-                    order = paths if repeat % 2 == 0 else paths[::-1]
-                    for path in order:
-                        row = {
-                            "scenario": name,
-                            "repeat": repeat,
-                            **one_run(
-                                path, recipe, n_envs, args.rollouts, args.seed, env_device, args.device, **speedups
-                            ),
-                        }
-                        rows.append(row)
-                        writer.writerow(row)
-                        f.flush()
-                        print(
-                            f"{name} {path:>7} n_envs={n_envs:<4} repeat {repeat}: {row['steps_per_s']:.0f} steps/s",
-                            file=sys.stderr,
-                        )
+        # Rounds: every setting once per repeat, so each ratio against the recipe's n_envs pairs runs made within
+        # one round, and a drift of the machine's speed between rounds cancels.
+        settings = [
+            (name, n_envs)
+            for name, recipe in recipes.items()
+            for n_envs in sorted(set(args.n_envs or [recipe["n_envs"], 64, 256]))
+        ]
+        for repeat in range(args.repeats):
+            for i, (name, n_envs) in enumerate(settings):
+                for path in paths if (repeat + i) % 2 == 0 else paths[::-1]:
+                    row = {
+                        "scenario": name,
+                        "repeat": repeat,
+                        **one_run(
+                            path, recipes[name], n_envs, args.rollouts, args.seed, env_device, args.device, **speedups
+                        ),
+                    }
+                    rows.append(row)
+                    writer.writerow(row)
+                    f.flush()
+                    print(
+                        f"{name} {path:>7} n_envs={n_envs:<4} repeat {repeat}: {row['steps_per_s']:.0f} steps/s",
+                        file=sys.stderr,
+                    )
     print_table(summary(rows, {name: recipe["n_envs"] for name, recipe in recipes.items()}, paths), paths)
     on = [
         name for name, flag in (("fused Adam", args.fused_adam), ("no distribution checks", args.no_validate)) if flag
