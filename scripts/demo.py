@@ -4,7 +4,7 @@ each, with the reset-at-every-switch reference; then the summary table and the f
 
     python scripts/demo.py [--out results/demo] [--seeds 3] [--workers N] [--backend local|ray]
 
-About 10 minutes on 2 CPU cores. Rerunning it is safe: finished runs are kept and skipped, interrupted runs resume
+About 5 minutes on 2 CPU cores. Rerunning it is safe: finished runs are kept and skipped, interrupted runs resume
 from their last checkpoint (delete the output folder to start over).
 """
 
