@@ -88,6 +88,8 @@ CASES: list[tuple[str, list[str], str]] = [
     (T, ["--agent", "ppo", "--env", "ppo"], "unknown scenario 'ppo'"),
     # --set: unknown keys, malformed items, values out of range
     (T, [*BANDIT, "--set", "lr=1e-4"], "unknown --set key 'lr'"),
+    (T, [*BANDIT, "--set", "backend=wrapper"], "unknown --set key 'backend' (did you mean 'scenario.backend'?)"),
+    (T, [*BANDIT, "--set", "learning_rat=1e-4"], "(did you mean 'learning_rate'"),
     (T, [*BANDIT, "--set", "learning_rate"], "key=value"),
     (T, [*BANDIT, "--set", "=3"], "key=value"),
     (T, [*BANDIT, "--set", "policy_kwargs.nope=1"], "unknown --set key 'policy_kwargs.nope'"),

@@ -10,6 +10,7 @@ turns them into Python objects when the model is built. It is saved as the run f
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 import json
 import re
@@ -300,23 +301,33 @@ def _apply_override(config: dict[str, Any], key: str, value: Any) -> None:
         _set_optimizer_kwarg(config, key, rest.removeprefix("optimizer_kwargs."), value)
     elif head == "policy_kwargs" and rest:
         if rest not in policy_keys(config["algorithm"], config["policy"]):
-            raise ValueError(f"unknown --set key {key!r}; valid keys: {valid_override_keys(config)}")
+            raise ValueError(_unknown_key(key, config))
         config["policy_kwargs"][rest] = value
     elif head == "plasticity" and rest:
         if rest not in plasticity_keys():
-            raise ValueError(f"unknown --set key {key!r}; valid keys: {valid_override_keys(config)}")
+            raise ValueError(_unknown_key(key, config))
         config["plasticity"][rest] = value
     elif head == "interventions" and rest:
         index, _, name = rest.partition(".")
         if not index.isdigit() or int(index) >= len(config["interventions"]) or not name or name == "type":
-            raise ValueError(f"unknown --set key {key!r}; valid keys: {valid_override_keys(config)}")
+            raise ValueError(_unknown_key(key, config))
         config["interventions"][int(index)][name] = value
     elif key in algorithm_keys(config["algorithm"]):
         config["hyperparameters"][key] = value
     elif key in OFF_POLICY_SETTINGS:
         raise ValueError(_off_policy_only(key, config))
     else:
-        raise ValueError(f"unknown --set key {key!r}; valid keys: {valid_override_keys(config)}")
+        raise ValueError(_unknown_key(key, config))
+
+
+def _unknown_key(key: str, config: Mapping[str, Any]) -> str:
+    """The error for a ``--set`` key that does not exist, with the keys it may have meant (the same last part, e.g.
+    ``backend`` for ``scenario.backend``, or a close spelling) and every valid key."""
+    valid = valid_override_keys(config)
+    last = key.rsplit(".", 1)[-1]
+    meant = [k for k in valid if k.rsplit(".", 1)[-1] == last] or difflib.get_close_matches(key, valid, n=3)
+    hint = f" (did you mean {' or '.join(repr(k) for k in meant)}?)" if meant else ""
+    return f"unknown --set key {key!r}{hint}; valid keys: {valid}"
 
 
 def _set_optimizer_kwarg(config: dict[str, Any], key: str, name: str, value: Any) -> None:
