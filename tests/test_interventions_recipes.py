@@ -20,7 +20,7 @@ from syre_rl import (
     SyreSAC,
     SyreTD3,
 )
-from syre_rl.experiments.classes import build_hyperparameters, resolve_algorithm, resolve_policy
+from syre_rl.experiments.classes import build_hyperparameters, build_policy_kwargs, resolve_algorithm, resolve_policy
 from syre_rl.interventions import INTERVENTIONS, ReDo, ShrinkAndPerturb, build_intervention, build_interventions
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
@@ -45,7 +45,15 @@ def test_catalogue_is_complete():
     expected = {"ppo", "ppo_l2", "ppo_l2_init", "syre_ppo", "ppo_layernorm", "ppo_layernorm_l2", "syre_ppo_layernorm"}
     expected |= {"ppo_ns_adam", "ppo_shrink_perturb", "ppo_redo", "ppo_cbp", "ppo_reset", "ppo_reset_heads"}
     expected |= {"dqn", "syre_dqn", "dqn_l2", "sac", "syre_sac", "sac_l2", "td3", "syre_td3", "td3_l2"}
-    expected |= {"ppo_plasticity_injection", "ppo_parseval", "ppo_nap", "ppo_crelu", "ppo_fourier", "ppo_trac"}
+    expected |= {
+        "ppo_plasticity_injection",
+        "ppo_parseval",
+        "ppo_nap",
+        "ppo_crelu",
+        "ppo_fourier",
+        "ppo_trac",
+        "ppo_kron",
+    }
     expected |= {"sac_reset", "td3_reset", "dqn_reset", "dqn_redo", "sac_redo", "sac_shrink_perturb"}
     assert expected <= names
     used = {spec["type"] for p in RECIPES for spec in yaml.safe_load(p.read_text())["interventions"]}
@@ -72,6 +80,7 @@ def test_recipe_builds_and_trains(path):
     torch.manual_seed(0)
     env = SwitchAt(gym.make(env_id), at=128)
     hyper = build_hyperparameters(hyper, env.action_space)  # e.g. TD3's action noise, written as a mapping
+    hyper["policy_kwargs"] = build_policy_kwargs(hyper["policy_kwargs"])  # e.g. an optimizer_class's dotted path
     model = algorithm(resolve_policy(algorithm, recipe["policy"]), env, seed=0, **hyper)
     model.learn(256, callback=callbacks)
     assert model.num_timesteps == 256

@@ -1,5 +1,5 @@
-"""Each recipe of plasticity injection, Parseval regularisation, normalize-and-project, CReLU, deep Fourier features
-and TRAC finishes a smoke benchmark on the relabelled bandit, and each intervention among them acts."""
+"""Each recipe of plasticity injection, Parseval regularisation, normalize-and-project, CReLU, deep Fourier features,
+TRAC and Kron finishes a smoke benchmark on the relabelled bandit, and each intervention among them acts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from syre_rl.analysis.report import write_summary
 from syre_rl.experiments.config import parse_overrides
 from syre_rl.experiments.grid import plan_grid, run_benchmark
 
-AGENTS = ["ppo_plasticity_injection", "ppo_parseval", "ppo_nap", "ppo_crelu", "ppo_fourier", "ppo_trac"]
+AGENTS = ["ppo_plasticity_injection", "ppo_parseval", "ppo_nap", "ppo_crelu", "ppo_fourier", "ppo_trac", "ppo_kron"]
 # What each intervention's count must reach in 1024 steps: 4 tasks of 256 steps (3 switches); 8 rollouts of 128
 # steps, each 2 minibatch steps of 64 in 1 epoch.
 ACTED = {"ppo_plasticity_injection": 3, "ppo_parseval": 16, "ppo_nap": 16}

@@ -23,6 +23,9 @@ by ``plasticity_injection``), :class:`~syre_rl.interventions.activations.CReLUAc
 :class:`~syre_rl.interventions.trac.TracActorCriticPolicy` (trained by the TRAC optimizer
 :class:`~syre_rl.interventions.trac.TracAdam`, which any policy takes as its ``optimizer_class``).
 
+PSGD Kron, the optimizer of Plasticine's methods, is :class:`~syre_rl.interventions.kron.KronOptimizer` (an
+``optimizer_class`` for any policy; needs the optional ``kron-torch`` package, so this package does not import it).
+
 NS-Adam (beta1 = beta2 = 0.99) needs no code: ``policy_kwargs: {optimizer_kwargs: {betas: [0.99, 0.99], eps: 1e-5}}``.
 """
 
