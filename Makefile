@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 		$(PY) -m pip install --quiet torch==$(TORCH_VERSION); \
 	fi
 	$(PY) -m pip install --quiet -e ".[dev,ray]"
-	$(PY) -m pip install --quiet --no-deps "kron-torch>=0.3.3" && $(PY) -m pip install --quiet "opt_einsum>=3.3"
+	$(PY) -m pip install --quiet "opt_einsum>=3.3" && $(PY) -m pip install --quiet --no-deps "kron-torch>=0.3.3"
 	touch $(STAMP)
 
 setup: $(STAMP)
