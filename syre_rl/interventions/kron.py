@@ -15,7 +15,6 @@ as if it never stopped, and one that runs it eagerly:
   ``exp(-0.001 (n - 500))`` down to 0.03), is computed here in float32 as Kron computes it, but outside the param
   groups and without ``torch.compile``, so a saved state holds only plain values: SB3 loads optimizer states with
   ``torch.load(weights_only=True)``.
-
 - Kron's helpers are wrapped in ``torch.compile``; here they run eagerly (``torch.compiler.set_stance("force_eager")``
   around each step): the same operations without a compilation per parameter shape, which on a CPU took tens of
   seconds and needs a C++ compiler. Kron's report of its buffer sizes at the first step is not printed.
