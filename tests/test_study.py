@@ -127,7 +127,7 @@ def test_shipped_study_plans_plan_without_idle_interventions() -> None:
     plan = StudyPlan.load(REPO / "studies" / "plasticity_study.yaml")
     specs, warnings = plan.specs()
     assert warnings == []
-    assert len(specs) == 2 * 12 * 10  # 12 agents (the reset reference among them), 2 scenarios, 10 seeds
+    assert len(specs) == 2 * 13 * 10  # 13 agents (the reset reference among them), 2 scenarios, 10 seeds
     assert plan.symmetry_trap == {"seeds": 50, "weight_decay": [0.002, 0.01], "steps": 400}
     sweep_specs, sweep_warnings = StudyPlan.load(REPO / "studies" / "decay_sweep.yaml").specs()
     assert sweep_warnings == [] and len(sweep_specs) == (2 + 2 + 9) * 5
