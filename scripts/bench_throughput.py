@@ -334,9 +334,12 @@ def print_pooled(files: list[Path]) -> int:
             return 2
     names = {r["scenario"] for rows in runs_per_file for r in rows}
     torch_pair = any(r["path"] == "torch" for rows in runs_per_file for r in rows)
-    lines = pooled_rounds(
-        runs_per_file, {name: load_scenario(name)["n_envs"] for name in names}, TORCH_PATHS if torch_pair else PATHS
-    )
+    try:
+        recipe_n_envs = {name: load_scenario(name)["n_envs"] for name in names}
+    except ValueError as err:  # a scenario the CSV names that this checkout does not have
+        print(f"error: --pool: {err}", file=sys.stderr)
+        return 2
+    lines = pooled_rounds(runs_per_file, recipe_n_envs, TORCH_PATHS if torch_pair else PATHS)
     print(f"{'scenario':<24} {'n_envs':>6} {'rounds':>6} {'median':>7} {'min-max':>13} {'>= 3x':>6} {'>= 4x':>6}")
     for line in lines:
         print(

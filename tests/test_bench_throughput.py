@@ -146,5 +146,9 @@ def test_pool_reads_written_csvs_and_refuses_others(tmp_path: Path, capsys: pyte
     assert "no column" in capsys.readouterr().err
     assert module.main(["--pool", str(tmp_path / "absent.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(written.read_text().replace("relabelled_bandit", "no_such_scenario"))
+    assert module.main(["--pool", str(renamed)]) == 2
+    assert "unknown scenario 'no_such_scenario'" in capsys.readouterr().err
     assert module.main([]) == 2
     assert "--out is required" in capsys.readouterr().err

@@ -44,16 +44,17 @@ except ImportError as err:  # pragma: no cover - the message is the point
 #: Kron's default preconditioner-update schedule: probability 1 for ``flat_start`` steps, then an exponential
 #: anneal at rate ``decay`` per step down to ``min_prob``.
 SCHEDULE = {"max_prob": 1.0, "min_prob": 0.03, "decay": 0.001, "flat_start": 500.0}
+_SCHEDULE_F32 = tuple(
+    torch.tensor(SCHEDULE[k], dtype=torch.float32) for k in ("max_prob", "min_prob", "decay", "flat_start")
+)
 
 
 def update_probability(step: int) -> torch.Tensor:
     """Kron's default probability of updating the preconditioners at optimizer step ``step`` (0-based), as a float32
     scalar tensor: ``clamp(max_prob * exp(-decay * (step - flat_start)), min_prob, max_prob)``, computed in float32
     in the same order of operations as ``kron_torch``."""
-    f32 = torch.float32
-    max_prob, min_prob = torch.tensor(SCHEDULE["max_prob"], dtype=f32), torch.tensor(SCHEDULE["min_prob"], dtype=f32)
-    decay, flat_start = torch.tensor(SCHEDULE["decay"], dtype=f32), torch.tensor(SCHEDULE["flat_start"], dtype=f32)
-    n = torch.tensor(step, dtype=torch.int32).to(dtype=f32)
+    max_prob, min_prob, decay, flat_start = _SCHEDULE_F32
+    n = torch.tensor(step, dtype=torch.int32).to(dtype=torch.float32)
     return (max_prob * torch.exp(-decay * (n - flat_start))).clamp_(min=min_prob, max=max_prob)
 
 
