@@ -85,6 +85,8 @@ COLUMNS = (
     "forward_s",
     "update_s",
 )
+TEXT_COLUMNS = frozenset({"scenario", "path", "env_device", "device", "fused_adam", "validate"})
+INT_COLUMNS = frozenset({"n_envs", "n_steps", "batch_size", "n_epochs", "repeat", "timesteps"})  # the rest: floats
 
 
 class PhaseTimer(BaseCallback):
@@ -252,8 +254,6 @@ def vs_recipe_ratios(
 
 def read_runs(path: Path) -> list[dict[str, Any]]:
     """The rows of a CSV this script wrote, with numbers as numbers; ValueError naming the file if it is not one."""
-    ints, texts = {"n_envs", "n_steps", "batch_size", "n_epochs", "repeat", "timesteps"}, {"scenario", "path"}
-    texts |= {"env_device", "device", "fused_adam", "validate"}
     with path.open(newline="") as f:
         reader = csv.DictReader(f)
         missing = set(COLUMNS) - set(reader.fieldnames or ())
@@ -261,7 +261,8 @@ def read_runs(path: Path) -> list[dict[str, Any]]:
             raise ValueError(f"{path} is not a CSV written by this script: no column {', '.join(sorted(missing))}")
         try:
             return [
-                {k: v if k in texts else int(v) if k in ints else float(v) for k, v in row.items()} for row in reader
+                {k: v if k in TEXT_COLUMNS else int(v) if k in INT_COLUMNS else float(v) for k, v in row.items()}
+                for row in reader
             ]
         except ValueError as err:
             raise ValueError(f"{path}: a value is not a number ({err})") from None

@@ -174,10 +174,4 @@ class KronOptimizer(Kron):
         if counters is not None:
             self._prob_step = torch.tensor(counters["prob_step"], dtype=torch.int32)
             self._update_counter = torch.tensor(counters["update_counter"], dtype=torch.int32)
-            self.rng.setstate(_as_rng_state(counters["rng_state"]))
-
-
-def _as_rng_state(state: Any) -> tuple[Any, ...]:
-    """``random.Random.setstate`` wants tuples; a state that went through a serializer may come back as lists."""
-    version, internal, gauss = state
-    return (version, tuple(internal), gauss)
+            self.rng.setstate(counters["rng_state"])
